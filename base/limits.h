@@ -1,0 +1,47 @@
+// Every hard limit in Warbler, in one place. Options may lower a limit; none
+// may exceed it. Related limits are checked against each other below.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+
+namespace warbler::limits {
+
+// ---- io ----
+// Largest number of operations one FileSystem::Submit call accepts.
+inline constexpr size_t kIoMaxOpsPerSubmit = 4096;
+// Submission queue entries of each io_uring ring.
+inline constexpr unsigned kUringQueueDepth = 256;
+// io_uring rings kept by one UringFileSystem (one per concurrent submitter).
+inline constexpr size_t kUringMaxRings = 64;
+// Retries of one operation after EINTR/EAGAIN/short transfers before giving up.
+inline constexpr int kIoMaxRetries = 1000;
+// Alignment required by O_DIRECT buffers, offsets and lengths.
+inline constexpr size_t kDirectIoAlignment = 4096;
+
+// ---- messages (hard caps; options choose lower defaults) ----
+inline constexpr size_t kMaxBodyBytes = 1 << 20;          // 1 MiB
+inline constexpr size_t kMaxSenderBytes = 255;
+inline constexpr size_t kMaxClientMessageIdBytes = 64;
+inline constexpr size_t kMaxTenantBytes = 255;
+inline constexpr size_t kMaxConversationBytes = 255;
+
+// ---- log ----
+inline constexpr uint32_t kMaxPartitions = 1024;
+inline constexpr uint32_t kMaxRecordsPerBatch = 65536;
+// Largest encoded batch payload; a batch never exceeds it.
+inline constexpr size_t kMaxBatchPayloadBytes = 16u << 20;  // 16 MiB
+// Largest encoded record (body + ids + framing).
+inline constexpr size_t kMaxRecordBytes =
+    kMaxBodyBytes + kMaxSenderBytes + kMaxClientMessageIdBytes + kMaxTenantBytes +
+    kMaxConversationBytes + 128;
+inline constexpr uint64_t kMinSegmentBytes = 1u << 20;            // 1 MiB
+inline constexpr uint64_t kMaxSegmentBytes = 4ull << 30;          // 4 GiB
+// Pending appends per partition before Append returns ResourceExhausted.
+inline constexpr size_t kMaxAppendQueueDepth = 1 << 20;
+
+static_assert(kMaxRecordBytes < kMaxBatchPayloadBytes, "a record must fit in a batch");
+static_assert(kMaxBatchPayloadBytes < kMinSegmentBytes * 32, "batches must fit in segments");
+static_assert(kMaxSegmentBytes < (1ull << 32) * 4096, "segment positions fit 32-bit pages");
+
+}  // namespace warbler::limits

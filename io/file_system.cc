@@ -1,0 +1,109 @@
+#include "io/file_system.h"
+
+#include <string>
+
+#include "base/limits.h"
+
+namespace warbler::io {
+
+Status File::WriteAt(uint64_t offset, std::span<const std::byte> data) {
+  IoOp op = IoOp::Write(this, offset, data);
+  return fs()->Submit({&op, 1});
+}
+
+Result<size_t> File::ReadAt(uint64_t offset, std::span<std::byte> data) {
+  IoOp op = IoOp::Read(this, offset, data);
+  WB_RETURN_IF_ERROR(fs()->Submit({&op, 1}));
+  return op.transferred;
+}
+
+Status File::Sync() {
+  IoOp op = IoOp::Sync(this);
+  return fs()->Submit({&op, 1});
+}
+
+namespace {
+
+// Runs each group inside Start; Wait hands back the stored status.
+class InlineIoQueue final : public IoQueue {
+ public:
+  explicit InlineIoQueue(FileSystem* fs) : fs_(fs) {}
+  Result<uint64_t> Start(std::span<IoOp> ops) override {
+    uint64_t ticket = next_ticket_++;
+    results_.emplace_back(ticket, fs_->Submit(ops));
+    return ticket;
+  }
+  Status Wait(uint64_t ticket) override {
+    for (auto it = results_.begin(); it != results_.end(); ++it) {
+      if (it->first == ticket) {
+        Status s = std::move(it->second);
+        results_.erase(it);
+        return s;
+      }
+    }
+    return Status::InvalidArgument("unknown io ticket " + std::to_string(ticket));
+  }
+
+ private:
+  FileSystem* fs_;
+  uint64_t next_ticket_ = 1;
+  std::vector<std::pair<uint64_t, Status>> results_;
+};
+
+}  // namespace
+
+Result<std::unique_ptr<IoQueue>> FileSystem::NewQueue() {
+  return std::unique_ptr<IoQueue>(std::make_unique<InlineIoQueue>(this));
+}
+
+Result<Backend> ParseBackend(std::string_view name) {
+  if (name == "auto" || name.empty()) return Backend::kAuto;
+  if (name == "uring" || name == "io_uring") return Backend::kUring;
+  if (name == "posix") return Backend::kPosix;
+  return Status::InvalidArgument("unknown io backend '" + std::string(name) +
+                                 "' (expected auto, uring or posix)");
+}
+
+Status CheckDirectAlignment(const IoOp& op) {
+  if (op.kind == OpKind::kSync) return Status::Ok();
+  constexpr uint64_t kAlign = limits::kDirectIoAlignment;
+  if (op.offset % kAlign != 0) {
+    return Status::InvalidArgument("O_DIRECT offset " + std::to_string(op.offset) +
+                                   " not aligned to " + std::to_string(kAlign));
+  }
+  if (op.len % kAlign != 0) {
+    return Status::InvalidArgument("O_DIRECT length " + std::to_string(op.len) +
+                                   " not a multiple of " + std::to_string(kAlign));
+  }
+  if (reinterpret_cast<uintptr_t>(op.buf) % kAlign != 0) {
+    return Status::InvalidArgument("O_DIRECT buffer not aligned to " + std::to_string(kAlign));
+  }
+  return Status::Ok();
+}
+
+Status ValidateBatch(std::span<const IoOp> ops, const FileSystem* fs) {
+  if (ops.size() > limits::kIoMaxOpsPerSubmit) {
+    return Status::InvalidArgument("batch of " + std::to_string(ops.size()) +
+                                   " ops exceeds kIoMaxOpsPerSubmit " +
+                                   std::to_string(limits::kIoMaxOpsPerSubmit));
+  }
+  for (const IoOp& op : ops) {
+    if (op.file == nullptr) return Status::InvalidArgument("io op without a file");
+    if (op.file->fs() != fs) {
+      return Status::InvalidArgument("file " + op.file->path() + " belongs to another file system");
+    }
+    if (op.kind != OpKind::kSync && op.len > 0 && op.buf == nullptr) {
+      return Status::InvalidArgument("io op with null buffer");
+    }
+  }
+  return Status::Ok();
+}
+
+Status FirstError(std::span<const IoOp> ops) {
+  for (const IoOp& op : ops) {
+    if (!op.status.ok()) return op.status;
+  }
+  return Status::Ok();
+}
+
+}  // namespace warbler::io
