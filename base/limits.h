@@ -14,6 +14,8 @@ inline constexpr size_t kIoMaxOpsPerSubmit = 4096;
 inline constexpr unsigned kUringQueueDepth = 256;
 // io_uring rings kept by one UringFileSystem (one per concurrent submitter).
 inline constexpr size_t kUringMaxRings = 64;
+// Groups one io_uring ring (an IoQueue) may have started and not yet waited for.
+inline constexpr size_t kUringMaxGroupsInFlight = 64;
 // Retries of one operation after EINTR/EAGAIN/short transfers before giving up.
 inline constexpr int kIoMaxRetries = 1000;
 // Alignment required by O_DIRECT buffers, offsets and lengths.

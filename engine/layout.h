@@ -1,0 +1,26 @@
+// The one place that names files in a data directory (docs/format.md
+// "Directory layout"). Pure functions.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+
+namespace warbler::engine::layout {
+
+std::string StoreMetaPath(const std::string& dir);
+std::string PartitionDir(const std::string& dir, uint32_t partition);
+std::string SegmentPath(const std::string& partition_dir, uint64_t base_offset);
+std::string IndexPath(const std::string& partition_dir, uint64_t base_offset);
+std::string CommittedPath(const std::string& partition_dir);
+std::string QuarantineDir(const std::string& partition_dir);
+// Where a file is written before it is renamed into place.
+std::string TempPath(const std::string& path);
+
+// "00000000000000000042.log" -> 42; nullopt for any other name.
+std::optional<uint64_t> ParseSegmentName(std::string_view name);
+std::optional<uint64_t> ParseIndexName(std::string_view name);
+bool IsTempName(std::string_view name);
+
+}  // namespace warbler::engine::layout

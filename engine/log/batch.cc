@@ -1,0 +1,168 @@
+#include "engine/log/batch.h"
+
+#include <algorithm>
+#include <cstring>
+
+#include "base/checksum.h"
+#include "base/coding.h"
+#include "base/limits.h"
+#include "engine/codec/zstd_codec.h"
+
+namespace warbler::engine {
+
+using format::kBatchChecksumOffset;
+using format::kBatchHeaderSize;
+
+void EncodeBatchHeader(const BatchHeader& h, std::byte* out) {
+  EncodeFixed16(out + format::kBhMagic, format::kBatchMagic);
+  out[format::kBhVersion] = static_cast<std::byte>(h.version);
+  out[format::kBhFlags] = static_cast<std::byte>(h.flags);
+  EncodeFixed16(out + format::kBhDictId, h.dict_id);
+  EncodeFixed16(out + format::kBhRecordCount, h.record_count);
+  EncodeFixed64(out + format::kBhBaseOffset, h.base_offset);
+  EncodeFixed64(out + format::kBhTerm, h.term);
+  EncodeFixed64(out + format::kBhFirstTimestamp, h.first_timestamp_us);
+  EncodeFixed32(out + format::kBhMaxTimestampDelta, h.max_timestamp_delta_us);
+  EncodeFixed32(out + format::kBhPayloadLen, h.payload_len);
+  EncodeFixed32(out + format::kBhKeyId, h.key_id);
+  std::memcpy(out + format::kBhNonce, h.nonce.data(), h.nonce.size());
+  EncodeFixed64(out + kBatchChecksumOffset, h.checksum);
+}
+
+Status DecodeBatchHeader(std::span<const std::byte> in, BatchHeader* h) {
+  if (in.size() < kBatchHeaderSize) return Status::Corruption("batch header truncated");
+  const std::byte* p = in.data();
+  if (DecodeFixed16(p + format::kBhMagic) != format::kBatchMagic) {
+    return Status::Corruption("bad batch magic");
+  }
+  h->version = static_cast<uint8_t>(p[format::kBhVersion]);
+  h->flags = static_cast<uint8_t>(p[format::kBhFlags]);
+  if (h->version != format::kBatchVersion) {
+    return Status::NotSupported("batch version " + std::to_string(h->version) +
+                                " (this build reads version " +
+                                std::to_string(format::kBatchVersion) + ")");
+  }
+  if ((h->flags & ~format::kKnownFlags) != 0 || h->codec() > format::kCodecZstd) {
+    return Status::NotSupported("unknown batch flags " + std::to_string(h->flags));
+  }
+  h->dict_id = DecodeFixed16(p + format::kBhDictId);
+  h->record_count = DecodeFixed16(p + format::kBhRecordCount);
+  h->base_offset = DecodeFixed64(p + format::kBhBaseOffset);
+  h->term = DecodeFixed64(p + format::kBhTerm);
+  h->first_timestamp_us = DecodeFixed64(p + format::kBhFirstTimestamp);
+  h->max_timestamp_delta_us = DecodeFixed32(p + format::kBhMaxTimestampDelta);
+  h->payload_len = DecodeFixed32(p + format::kBhPayloadLen);
+  h->key_id = DecodeFixed32(p + format::kBhKeyId);
+  std::memcpy(h->nonce.data(), p + format::kBhNonce, h->nonce.size());
+  h->checksum = DecodeFixed64(p + kBatchChecksumOffset);
+  if (h->record_count == 0) return Status::Corruption("batch with zero records");
+  if (h->payload_len > limits::kMaxBatchPayloadBytes) {
+    return Status::Corruption("batch payload length " + std::to_string(h->payload_len) +
+                              " over the limit");
+  }
+  if (h->base_offset > UINT64_MAX - h->record_count) {
+    return Status::Corruption("batch offsets overflow");
+  }
+  return Status::Ok();
+}
+
+uint64_t ComputeBatchChecksum(std::span<const std::byte> header,
+                              std::span<const std::byte> payload) {
+  Xxh3Stream s;
+  s.Update(header.first(kBatchChecksumOffset));
+  s.Update(payload);
+  return s.Digest();
+}
+
+bool IsZeroHeader(std::span<const std::byte> in) {
+  if (in.size() < kBatchHeaderSize) return false;
+  return std::all_of(in.begin(), in.begin() + kBatchHeaderSize,
+                     [](std::byte b) { return b == std::byte{0}; });
+}
+
+Result<BatchHeader> BatchBuilder::Finish(uint64_t base_offset, uint64_t term,
+                                         const BatchOptions& options, std::string* out) {
+  if (records_.empty() || records_.size() > limits::kMaxRecordsPerBatch) {
+    return Status::InvalidArgument("batch must hold 1.." +
+                                   std::to_string(limits::kMaxRecordsPerBatch) + " records");
+  }
+  uint64_t first = UINT64_MAX, max = 0;
+  for (const Record* r : records_) {
+    first = std::min(first, r->timestamp_us);
+    max = std::max(max, r->timestamp_us);
+  }
+  if (max - first > UINT32_MAX) {
+    return Status::InvalidArgument("batch timestamps span more than 2^32 microseconds");
+  }
+  plain_.clear();
+  for (const Record* r : records_) EncodeRecord(*r, first, &plain_);
+  BatchHeader h;
+  h.record_count = static_cast<uint16_t>(records_.size());
+  h.base_offset = base_offset;
+  h.term = term;
+  h.first_timestamp_us = first;
+  h.max_timestamp_delta_us = static_cast<uint32_t>(max - first);
+  const std::string* payload = &plain_;
+  if (options.compress) {
+    encoded_.clear();
+    WB_RETURN_IF_ERROR(codec::ZstdCompress(AsBytes(plain_), options.zstd_level, &encoded_));
+    if (encoded_.size() < plain_.size()) {
+      payload = &encoded_;
+      h.flags |= format::kCodecZstd;
+    }
+  }
+  if (payload->size() > limits::kMaxBatchPayloadBytes) {
+    records_.clear();
+    return Status::InvalidArgument("batch payload over kMaxBatchPayloadBytes");
+  }
+  h.payload_len = static_cast<uint32_t>(payload->size());
+  const size_t start = out->size();
+  out->resize(start + kBatchHeaderSize);
+  auto* hdr = reinterpret_cast<std::byte*>(out->data() + start);
+  EncodeBatchHeader(h, hdr);
+  h.checksum = ComputeBatchChecksum({hdr, kBatchHeaderSize}, AsBytes(*payload));
+  EncodeFixed64(hdr + kBatchChecksumOffset, h.checksum);
+  out->append(*payload);
+  records_.clear();
+  return h;
+}
+
+Result<DecodedBatch> DecodeBatch(std::span<const std::byte> batch) {
+  DecodedBatch d;
+  WB_RETURN_IF_ERROR(DecodeBatchHeader(batch, &d.header));
+  const BatchHeader& h = d.header;
+  if (batch.size() != h.total_size()) {
+    return Status::Corruption("batch is " + std::to_string(batch.size()) + " bytes, header says " +
+                              std::to_string(h.total_size()));
+  }
+  auto payload = batch.subspan(kBatchHeaderSize);
+  if (ComputeBatchChecksum(batch.first(kBatchHeaderSize), payload) != h.checksum) {
+    return Status::Corruption("batch checksum mismatch at offset " + std::to_string(h.base_offset));
+  }
+  if ((h.flags & format::kFlagEncrypted) != 0) {
+    return Status::NotSupported("batch is encrypted (key id " + std::to_string(h.key_id) +
+                                ") and no keyring is configured");
+  }
+  auto plain = std::make_shared<std::string>();
+  if (h.codec() == format::kCodecZstd) {
+    WB_RETURN_IF_ERROR(codec::ZstdDecompress(payload, limits::kMaxBatchPayloadBytes * 4, plain.get()));
+  } else {
+    plain->assign(reinterpret_cast<const char*>(payload.data()), payload.size());
+  }
+  std::string_view in(*plain);
+  d.records.resize(h.record_count);
+  for (uint32_t i = 0; i < h.record_count; ++i) {
+    WB_RETURN_IF_ERROR(DecodeRecord(&in, h.first_timestamp_us, &d.records[i])
+                           .WithContext("record " + std::to_string(i) + " of batch at offset " +
+                                        std::to_string(h.base_offset)));
+    d.records[i].offset = h.base_offset + i;
+    if (d.records[i].timestamp_us > h.max_timestamp_us()) {
+      return Status::Corruption("record timestamp past the batch maximum");
+    }
+  }
+  if (!in.empty()) return Status::Corruption("trailing bytes after the last record");
+  d.plain = std::move(plain);
+  return d;
+}
+
+}  // namespace warbler::engine

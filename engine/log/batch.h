@@ -1,0 +1,93 @@
+// Batch: the unit of writing, checksumming, compression and encryption
+// (docs/format.md "Batch"). A batch is a 64-byte header plus a payload that
+// holds `record_count` records with consecutive log offsets.
+//
+// BatchBuilder turns records into header+payload bytes; DecodeBatch verifies
+// and decodes them. Both are values owned by one thread.
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <memory>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "base/status.h"
+#include "engine/format.h"
+#include "engine/log/record.h"
+
+namespace warbler::engine {
+
+struct BatchHeader {
+  uint8_t version = format::kBatchVersion;
+  uint8_t flags = 0;
+  uint16_t dict_id = 0;
+  uint16_t record_count = 0;
+  uint64_t base_offset = 0;
+  uint64_t term = 0;
+  uint64_t first_timestamp_us = 0;
+  uint32_t max_timestamp_delta_us = 0;
+  uint32_t payload_len = 0;
+  uint32_t key_id = 0;
+  std::array<uint8_t, format::kNonceSize> nonce{};
+  uint64_t checksum = 0;
+
+  uint64_t next_offset() const { return base_offset + record_count; }
+  uint64_t max_timestamp_us() const { return first_timestamp_us + max_timestamp_delta_us; }
+  uint64_t total_size() const { return format::kBatchHeaderSize + payload_len; }
+  uint8_t codec() const { return flags & format::kCodecMask; }
+};
+
+// Writes the 64 header bytes (the checksum field as given in `h`).
+void EncodeBatchHeader(const BatchHeader& h, std::byte* out);
+
+// Parses the header fields and checks what can be checked without the
+// payload: magic (Corruption), version and flag bits (NotSupported: written
+// by a newer Warbler), record count > 0 and payload length within limits
+// (Corruption). Does not verify the checksum.
+Status DecodeBatchHeader(std::span<const std::byte> in, BatchHeader* h);
+
+// XXH3-64 over header bytes [0,56) followed by the payload.
+uint64_t ComputeBatchChecksum(std::span<const std::byte> header, std::span<const std::byte> payload);
+
+// True if all 64 bytes are zero (preallocated space / zeroed tail).
+bool IsZeroHeader(std::span<const std::byte> in);
+
+struct BatchOptions {
+  bool compress = true;  // zstd; stored raw when it does not shrink
+  int zstd_level = 1;
+};
+
+class BatchBuilder {
+ public:
+  // REQUIRES: `r` passed ValidateRecord, outlives Finish, and has a timestamp.
+  void Add(const Record* r) { records_.push_back(r); }
+  size_t record_count() const { return records_.size(); }
+  bool empty() const { return records_.empty(); }
+  void Clear() { records_.clear(); }
+
+  // Appends header + payload to `out` and returns the header. Clears the builder.
+  // InvalidArgument if the batch breaks a format limit (too many records,
+  // timestamps spanning more than 2^32 µs, payload over kMaxBatchPayloadBytes).
+  Result<BatchHeader> Finish(uint64_t base_offset, uint64_t term, const BatchOptions& options,
+                             std::string* out);
+
+ private:
+  std::vector<const Record*> records_;
+  std::string plain_;    // scratch, reused
+  std::string encoded_;  // scratch, reused
+};
+
+struct DecodedBatch {
+  BatchHeader header;
+  std::shared_ptr<const std::string> plain;  // owns the bytes the views point into
+  std::vector<RecordView> records;
+};
+
+// Verifies the checksum and decodes a whole batch (header + exactly
+// payload_len bytes). Corruption on any mismatch; NotSupported for encrypted
+// batches until a keyring is configured.
+Result<DecodedBatch> DecodeBatch(std::span<const std::byte> batch);
+
+}  // namespace warbler::engine

@@ -1,0 +1,65 @@
+// Options of the partition log. Every field: default, unit, limits.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+
+#include "base/clock.h"
+#include "engine/log/batch.h"
+#include "engine/log/segment.h"
+
+namespace warbler::engine {
+
+// When an append is acknowledged (its callback runs / Append returns).
+enum class Durability : uint8_t {
+  // After the fdatasync that covers it completed. Nothing acknowledged is ever lost.
+  kSync,
+  // After its write completed; an fdatasync runs at least every sync_interval_ms.
+  // A crash (power loss) may lose what was acknowledged in the last
+  // sync_interval_ms plus the group in flight. A kill -9 loses nothing (the
+  // data is in the page cache).
+  kInterval,
+  // After its write completed; fdatasync only when a segment is sealed and at Close.
+  kNone,
+};
+
+// What Open does when it finds damage that is not a torn tail.
+enum class RecoveryMode : uint8_t {
+  kStrict,      // fail with Corruption naming file and position (default)
+  kReadOnly,    // open read-only; the log ends before the damage; nothing is changed
+  kQuarantine,  // copy damaged files to <partition>/quarantine/, then cut the log at the damage
+};
+
+struct LogOptions {
+  // A segment rolls when the next group would pass this size. Default 256 MiB;
+  // limits::kMinSegmentBytes (1 MiB) .. limits::kMaxSegmentBytes (4 GiB).
+  uint64_t segment_bytes = 256ull << 20;
+  // ... or when the active segment is older than this, in ms (0 = never). Default 7 days.
+  uint64_t segment_age_ms = 7ull * 24 * 3600 * 1000;
+  // How segment space is reserved at creation. Default fallocate.
+  Preallocate preallocate = Preallocate::kFallocate;
+  // Spacing of sparse offset index entries, bytes. Default 32 KiB; 4 KiB .. 16 MiB.
+  uint32_t index_interval_bytes = 32u << 10;
+  Durability durability = Durability::kSync;
+  // kInterval only: longest time between fdatasyncs, ms. Default 10; 1 .. 60000.
+  uint32_t sync_interval_ms = 10;
+  // Pending append requests per partition; more get ResourceExhausted.
+  // Default 65536; 1 .. limits::kMaxAppendQueueDepth.
+  size_t queue_capacity = 65536;
+  // Bytes of records one write (group) carries at most. Default 4 MiB.
+  size_t group_max_bytes = 4u << 20;
+  // Records per batch. Default 1024; 1 .. 65535.
+  size_t batch_max_records = 1024;
+  // Uncompressed record bytes per batch. Default 256 KiB; at most kMaxBatchPayloadBytes.
+  size_t batch_max_bytes = 256u << 10;
+  // Wait up to this long for more appends before writing a group, µs. Default 0
+  // (group commit happens naturally while the previous sync runs).
+  uint32_t linger_us = 0;
+  // Groups written but not yet acknowledged (pipelining depth). Default 2; 1 .. 16.
+  size_t max_inflight_groups = 2;
+  BatchOptions batch;  // compression
+  RecoveryMode recovery = RecoveryMode::kStrict;
+  Clock* clock = nullptr;  // nullptr = Clock::Real()
+};
+
+}  // namespace warbler::engine

@@ -1,0 +1,350 @@
+// The writer side of PartitionLog: group commit, pipelining, failure
+// handling, segment rolls and suffix truncation. Everything here runs on the
+// partition's writer thread, which alone mutates the active segment.
+#include <algorithm>
+
+#include "base/coding.h"
+#include "base/log.h"
+#include "engine/layout.h"
+#include "engine/log/partition_log.h"
+#include "engine/log/writer_types.h"
+
+namespace warbler::engine {
+namespace {
+
+// Requests taken from the queue per round; groups are cut from them by size.
+constexpr size_t kMaxRequestsPerRound = 4096;
+// Idle wake-up period, for age-based rolls and interval syncs.
+constexpr uint64_t kIdleWaitMs = 50;
+
+const std::vector<std::byte>& Zeros() {
+  static const std::vector<std::byte> zeros(1u << 20, std::byte{0});
+  return zeros;
+}
+
+size_t EstimateBytes(const std::vector<Record>& records) {
+  size_t n = 0;
+  for (const Record& r : records) {
+    n += r.body.size() + r.sender.size() + r.client_id.size() + r.tenant.size() +
+         r.conversation.size() + 32;
+  }
+  return n;
+}
+
+}  // namespace
+
+uint64_t PartitionLog::NextTimestamp() {
+  last_ts_ = std::max(clock_->WallMicros(), last_ts_);
+  return last_ts_;
+}
+
+void PartitionLog::WriterLoop() {
+  std::vector<Request> requests;
+  while (true) {
+    if (inflight_.empty()) {
+      uint64_t wait_ms = kIdleWaitMs;
+      if (options_.durability == Durability::kInterval && unsynced_) {
+        wait_ms = std::min<uint64_t>(wait_ms, options_.sync_interval_ms);
+      }
+      queue_->WaitNonEmpty(std::chrono::milliseconds(wait_ms));
+      (void)SyncIfDue(false);
+    }
+    requests.clear();
+    if (queue_->DrainTo(&requests, kMaxRequestsPerRound) == 0) {
+      if (!inflight_.empty()) {
+        CompleteOldest();
+        continue;
+      }
+      if (queue_->closed()) break;
+      if (Status s = MaybeRoll(0); !s.ok()) WB_LOG(kError, "segment_roll_failed").Kv("error", s.ToString());
+      continue;
+    }
+    if (options_.linger_us > 0 && requests.size() < options_.batch_max_records) {
+      std::this_thread::sleep_for(std::chrono::microseconds(options_.linger_us));
+      queue_->DrainTo(&requests, kMaxRequestsPerRound - requests.size());
+    }
+    ProcessRequests(requests);
+  }
+  CompleteAll();
+  if (Status s = SyncIfDue(true); !s.ok()) {
+    WB_LOG(kError, "final_sync_failed").Kv("dir", dir_).Kv("error", s.ToString());
+  }
+}
+
+void PartitionLog::ProcessRequests(std::vector<Request>& requests) {
+  size_t i = 0;
+  while (i < requests.size()) {
+    if (requests[i].control) {
+      CompleteAll();
+      Status s = requests[i].control();
+      requests[i].control_done(s);
+      ++i;
+      continue;
+    }
+    size_t j = i, bytes = 0;
+    while (j < requests.size() && !requests[j].control) {
+      size_t b = EstimateBytes(requests[j].records);
+      if (j > i && bytes + b > options_.group_max_bytes) break;
+      bytes += b;
+      ++j;
+    }
+    auto g = std::make_unique<Group>();
+    Status s = MaybeRoll(bytes);
+    if (s.ok()) s = BuildGroup(requests, i, j, g.get());
+    if (s.ok()) {
+      const bool sync = options_.durability == Durability::kSync ||
+                        (options_.durability == Durability::kInterval &&
+                         clock_->NowNanos() - last_sync_ns_ >= options_.sync_interval_ms * 1000000ull);
+      s = StartGroup(g.get(), sync);
+    }
+    if (!s.ok()) {
+      if (g->requests.empty()) {
+        for (size_t k = i; k < j; ++k) g->requests.push_back(std::move(requests[k]));
+      } else {
+        write_pos_ = g->start_pos;
+        next_offset_ = g->base_offset;
+      }
+      metrics_.write_errors.fetch_add(1);
+      for (Request& r : g->requests) r.done(s, AppendResult{});
+    } else {
+      inflight_.push_back(std::move(g));
+      while (inflight_.size() >= options_.max_inflight_groups) CompleteOldest();
+    }
+    i = j;
+  }
+}
+
+Status PartitionLog::BuildGroup(std::vector<Request>& requests, size_t begin, size_t end, Group* g) {
+  g->segment = segments_.back();
+  g->start_pos = write_pos_;
+  g->base_offset = next_offset_;
+  g->last_term = term_;
+  uint64_t next = next_offset_, batch_base = next_offset_;
+  size_t batch_bytes = 0;
+  auto flush = [&]() -> Status {
+    if (builder_.empty()) return Status::Ok();
+    const uint64_t pos = g->start_pos + g->buf.size();
+    WB_ASSIGN_OR_RETURN(BatchHeader h, builder_.Finish(batch_base, term_, options_.batch, &g->buf));
+    g->batches.emplace_back(h, pos);
+    batch_base = h.next_offset();
+    batch_bytes = 0;
+    return Status::Ok();
+  };
+  for (size_t k = begin; k < end; ++k) g->requests.push_back(std::move(requests[k]));
+  g->results.resize(g->requests.size());
+  for (size_t k = 0; k < g->requests.size(); ++k) {
+    AppendResult& res = g->results[k];
+    res.base_offset = next;
+    res.count = static_cast<uint32_t>(g->requests[k].records.size());
+    for (Record& r : g->requests[k].records) {
+      if (r.timestamp_us == 0) r.timestamp_us = NextTimestamp();
+      if (res.first_timestamp_us == 0) res.first_timestamp_us = r.timestamp_us;
+      res.last_timestamp_us = r.timestamp_us;
+      builder_.Add(&r);
+      batch_bytes += r.body.size() + r.sender.size() + r.conversation.size() + 32;
+      ++next;
+      if (builder_.record_count() >= options_.batch_max_records ||
+          batch_bytes >= options_.batch_max_bytes) {
+        WB_RETURN_IF_ERROR(flush());
+      }
+    }
+  }
+  WB_RETURN_IF_ERROR(flush());
+  g->next_offset = next;
+  g->end_pos = g->start_pos + g->buf.size();
+  return Status::Ok();
+}
+
+Status PartitionLog::StartGroup(Group* g, bool sync) {
+  io::File* file = g->segment->file();
+  g->ops.push_back(io::IoOp::Write(file, g->start_pos, AsBytes(g->buf)));
+  // Stale bytes of an earlier failed write past our end are zeroed in the same
+  // submission, so a recovery scan can never mistake them for log data.
+  for (uint64_t pos = g->end_pos; pos < dirty_end_; pos += Zeros().size()) {
+    size_t n = static_cast<size_t>(std::min<uint64_t>(Zeros().size(), dirty_end_ - pos));
+    g->ops.push_back(io::IoOp::Write(file, pos, {Zeros().data(), n}));
+  }
+  if (sync) g->ops.push_back(io::IoOp::Sync(file));
+  g->synced = sync;
+  WB_ASSIGN_OR_RETURN(g->ticket, ioq_->Start(g->ops));
+  g->zero_end = std::max(dirty_end_, g->end_pos);
+  write_pos_ = dirty_end_ = g->end_pos;
+  next_offset_ = g->next_offset;
+  return Status::Ok();
+}
+
+void PartitionLog::CompleteOldest() {
+  Group* g = inflight_.front().get();
+  Status s = ioq_->Wait(g->ticket);
+  if (!s.ok()) {
+    FailPipeline(s);
+    return;
+  }
+  std::unique_ptr<Group> done = std::move(inflight_.front());
+  inflight_.pop_front();
+  if (g->synced) {
+    last_sync_ns_ = clock_->NowNanos();
+    metrics_.syncs.fetch_add(1);
+    unsynced_ = !inflight_.empty();
+  } else {
+    unsynced_ = true;
+  }
+  {
+    std::lock_guard lock(mu_);
+    Segment* seg = g->segment.get();
+    for (const auto& [h, pos] : g->batches) seg->index.OnBatch(h.base_offset, pos);
+    seg->data_end = g->end_pos;
+    seg->next_offset = g->next_offset;
+    seg->last_term = g->last_term;
+    acked_next_ = g->next_offset;
+  }
+  appended_cv_.notify_all();
+  uint64_t records = g->next_offset - g->base_offset;
+  metrics_.appends.fetch_add(records);
+  metrics_.groups.fetch_add(1);
+  metrics_.batches.fetch_add(g->batches.size());
+  metrics_.bytes_written.fetch_add(g->buf.size());
+  for (size_t k = 0; k < g->requests.size(); ++k) g->requests[k].done(Status::Ok(), g->results[k]);
+}
+
+void PartitionLog::CompleteAll() {
+  while (!inflight_.empty()) CompleteOldest();
+}
+
+void PartitionLog::FailPipeline(const Status& first_error) {
+  // Everything after the failed group was written past it: it fails too, and
+  // the whole range is rewritten (and its stale bytes zeroed) by later groups.
+  std::vector<std::unique_ptr<Group>> failed;
+  uint64_t dirty = dirty_end_;
+  while (!inflight_.empty()) {
+    if (!failed.empty()) (void)ioq_->Wait(inflight_.front()->ticket);
+    failed.push_back(std::move(inflight_.front()));
+    inflight_.pop_front();
+    dirty = std::max(dirty, failed.back()->zero_end);
+  }
+  write_pos_ = failed.front()->start_pos;
+  next_offset_ = failed.front()->base_offset;
+  dirty_end_ = dirty;
+  metrics_.write_errors.fetch_add(1);
+  WB_LOG(kError, "log_write_failed")
+      .Kv("dir", dir_)
+      .Kv("position", write_pos_)
+      .Kv("groups", failed.size())
+      .Kv("error", first_error.ToString());
+  for (auto& g : failed) {
+    for (Request& r : g->requests) r.done(first_error, AppendResult{});
+  }
+}
+
+Status PartitionLog::SyncIfDue(bool force) {
+  if (!unsynced_ || !inflight_.empty()) return Status::Ok();
+  if (!force && (options_.durability != Durability::kInterval ||
+                 clock_->NowNanos() - last_sync_ns_ < options_.sync_interval_ms * 1000000ull)) {
+    return Status::Ok();
+  }
+  WB_RETURN_IF_ERROR(segments_.back()->file()->Sync());
+  last_sync_ns_ = clock_->NowNanos();
+  metrics_.syncs.fetch_add(1);
+  unsynced_ = false;
+  return Status::Ok();
+}
+
+Status PartitionLog::MaybeRoll(uint64_t incoming_bytes) {
+  const Segment& active = *segments_.back();
+  const bool has_data = write_pos_ > format::kSegmentHeaderSize;
+  const bool full = write_pos_ + incoming_bytes > options_.segment_bytes;
+  const bool old = options_.segment_age_ms > 0 &&
+                   clock_->WallMicros() >= active.meta().created_wall_us +
+                                               options_.segment_age_ms * 1000;
+  if (!has_data || (!full && !old)) return Status::Ok();
+  CompleteAll();
+  if (write_pos_ <= format::kSegmentHeaderSize) return Status::Ok();
+  return Roll();
+}
+
+Status PartitionLog::Roll() {
+  std::shared_ptr<Segment> old = segments_.back();
+  // Seal: cut preallocated space and stale bytes, make everything durable, write the index.
+  WB_RETURN_IF_ERROR(old->file()->Truncate(write_pos_));
+  WB_RETURN_IF_ERROR(old->file()->Sync());
+  dirty_end_ = write_pos_;
+  unsynced_ = false;
+  WB_RETURN_IF_ERROR(WriteIndex(old.get()));
+  Status s = CreateSegment(next_offset_);
+  if (s.ok()) s = fs_->SyncDir(dir_);
+  if (!s.ok()) {
+    // Stay on the old segment; it is not sealed, so its index must go.
+    (void)fs_->Remove(layout::IndexPath(dir_, old->base_offset()));
+    std::lock_guard lock(mu_);
+    if (segments_.back() != old) segments_.pop_back();
+    return s.WithContext("rolling segment of " + dir_);
+  }
+  {
+    std::lock_guard lock(mu_);
+    old->sealed = true;
+  }
+  write_pos_ = dirty_end_ = format::kSegmentHeaderSize;
+  metrics_.segments_rolled.fetch_add(1);
+  WB_LOG(kInfo, "segment_rolled")
+      .Kv("dir", dir_)
+      .Kv("sealed", old->path())
+      .Kv("bytes", old->data_end)
+      .Kv("next_offset", next_offset_);
+  return Status::Ok();
+}
+
+Status PartitionLog::RunTruncate(uint64_t offset) {
+  if (offset < committed()) {
+    return Status::FailedPrecondition("cannot truncate at " + std::to_string(offset) +
+                                      ": offsets below " + std::to_string(committed()) +
+                                      " are committed");
+  }
+  if (offset > next_offset_) {
+    return Status::InvalidArgument("truncation offset " + std::to_string(offset) +
+                                   " is past the end of the log " + std::to_string(next_offset_));
+  }
+  if (offset == next_offset_) return Status::Ok();
+  if (offset < segments_.front()->base_offset()) {
+    return Status::InvalidArgument("truncation offset is before the start of the log");
+  }
+  // Remove whole segments newest-first; each removal is durable before the
+  // next, so a crash leaves a contiguous prefix of the old log.
+  while (segments_.size() > 1 && segments_.back()->base_offset() >= offset) {
+    std::shared_ptr<Segment> gone = segments_.back();
+    WB_RETURN_IF_ERROR(fs_->Remove(gone->path()));
+    WB_RETURN_IF_ERROR(fs_->SyncDir(dir_));
+    std::lock_guard lock(mu_);
+    segments_.pop_back();
+    acked_next_ = std::min(acked_next_, gone->base_offset());
+  }
+  std::shared_ptr<Segment> seg = segments_.back();
+  uint64_t pos, prev_term = 0;
+  if (offset == seg->next_offset) {
+    pos = seg->data_end;
+  } else {
+    const uint64_t start = seg->index.Lookup(offset > seg->base_offset() ? offset - 1 : offset);
+    WB_ASSIGN_OR_RETURN(pos, seg->FindBatchPosition(offset, start, seg->data_end, &prev_term));
+  }
+  if (seg->sealed) {
+    const std::string idx = layout::IndexPath(dir_, seg->base_offset());
+    WB_ASSIGN_OR_RETURN(bool has_idx, fs_->Exists(idx));
+    if (has_idx) WB_RETURN_IF_ERROR(fs_->Remove(idx));
+  }
+  WB_RETURN_IF_ERROR(ZeroRange(seg->file(), pos, std::max(seg->data_end, dirty_end_)));
+  WB_RETURN_IF_ERROR(seg->file()->Sync());
+  {
+    std::lock_guard lock(mu_);
+    if (offset != seg->next_offset) seg->last_term = prev_term;
+    seg->sealed = false;
+    seg->data_end = pos;
+    seg->next_offset = offset;
+    seg->index.TruncateAt(pos);
+    acked_next_ = offset;
+  }
+  write_pos_ = dirty_end_ = pos;
+  next_offset_ = offset;
+  WB_LOG(kWarn, "log_truncated").Kv("dir", dir_).Kv("offset", offset).Kv("position", pos);
+  return Status::Ok();
+}
+
+}  // namespace warbler::engine
