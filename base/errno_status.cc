@@ -31,6 +31,8 @@ Status ErrnoStatus(int err, std::string_view context) {
     case EISDIR:
     case ENOTDIR:
       return Status::InvalidArgument(std::move(msg));
+    case ENOTEMPTY:
+      return Status::FailedPrecondition(std::move(msg));
     case EWOULDBLOCK:
       return Status::Busy(std::move(msg));
     case ENOSYS:
