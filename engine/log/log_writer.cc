@@ -34,6 +34,7 @@ size_t EstimateBytes(const std::vector<Record>& records) {
 }  // namespace
 
 uint64_t PartitionLog::NextTimestamp() {
+  // One clock read per group: the records of a group share a server timestamp.
   last_ts_ = std::max(clock_->WallMicros(), last_ts_);
   return last_ts_;
 }
@@ -58,6 +59,13 @@ void PartitionLog::WriterLoop() {
       if (queue_->closed()) break;
       if (Status s = MaybeRoll(0); !s.ok()) WB_LOG(kError, "segment_roll_failed").Kv("error", s.ToString());
       continue;
+    }
+    // A second group in flight pays only if it is worth a sync of its own:
+    // otherwise wait for the one in flight and take everyone who queued meanwhile.
+    while (!inflight_.empty() && requests.size() * 2 < inflight_.back()->requests.size() &&
+           requests.size() < kMaxRequestsPerRound) {
+      CompleteOldest();
+      queue_->DrainTo(&requests, kMaxRequestsPerRound - requests.size());
     }
     if (options_.linger_us > 0 && requests.size() < options_.batch_max_records) {
       std::this_thread::sleep_for(std::chrono::microseconds(options_.linger_us));
@@ -120,6 +128,7 @@ Status PartitionLog::BuildGroup(std::vector<Request>& requests, size_t begin, si
   g->base_offset = next_offset_;
   g->last_term = term_;
   uint64_t next = next_offset_, batch_base = next_offset_;
+  const uint64_t group_ts = NextTimestamp();
   size_t batch_bytes = 0;
   auto flush = [&]() -> Status {
     if (builder_.empty()) return Status::Ok();
@@ -137,7 +146,7 @@ Status PartitionLog::BuildGroup(std::vector<Request>& requests, size_t begin, si
     res.base_offset = next;
     res.count = static_cast<uint32_t>(g->requests[k].records.size());
     for (Record& r : g->requests[k].records) {
-      if (r.timestamp_us == 0) r.timestamp_us = NextTimestamp();
+      if (r.timestamp_us == 0) r.timestamp_us = group_ts;
       if (res.first_timestamp_us == 0) res.first_timestamp_us = r.timestamp_us;
       res.last_timestamp_us = r.timestamp_us;
       builder_.Add(&r);
