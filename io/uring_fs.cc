@@ -1,0 +1,161 @@
+#include "io/uring_fs.h"
+
+#include <cstdlib>
+#include <cstring>
+#include <fstream>
+#include <string>
+
+#include "base/assert.h"
+#include "base/limits.h"
+#include "base/log.h"
+#include "io/uring_ring.h"
+
+namespace warbler::io {
+namespace {
+
+constexpr char kDisabledSysctl[] = "/proc/sys/kernel/io_uring_disabled";
+constexpr char kForceFailureEnv[] = "WARBLER_IO_FORCE_URING_FAILURE";
+
+// kernel.io_uring_disabled: 0 allowed, 1 only for kernel.io_uring_group or
+// CAP_SYS_ADMIN, 2 nobody. -1 when absent (kernels before 6.6 lack the knob).
+int ReadIoUringDisabled() {
+  std::ifstream in(kDisabledSysctl);
+  int value = -1;
+  if (in >> value) return value;
+  return -1;
+}
+
+bool ForcedFailure() {
+  const char* env = std::getenv(kForceFailureEnv);
+  return env != nullptr && std::strcmp(env, "1") == 0;
+}
+
+// An IoQueue with a ring of its own: groups overlap in the kernel.
+class UringIoQueue final : public IoQueue {
+ public:
+  UringIoQueue(const FileSystem* fs, std::unique_ptr<UringRing> ring)
+      : fs_(fs), ring_(std::move(ring)) {}
+  // ~UringRing waits for the groups still in flight.
+  ~UringIoQueue() override = default;
+
+  Result<uint64_t> Start(std::span<IoOp> ops) override { return ring_->Start(ops, fs_); }
+  Status Wait(uint64_t ticket) override { return ring_->Wait(ticket); }
+
+ private:
+  const FileSystem* fs_;
+  std::unique_ptr<UringRing> ring_;
+};
+
+}  // namespace
+
+// Returns the borrowed ring to the pool on every way out of Submit.
+class UringFileSystem::RingLease {
+ public:
+  explicit RingLease(UringFileSystem* fs) : fs_(fs), ring_(fs->AcquireRing()) {}
+  ~RingLease() { fs_->ReleaseRing(std::move(ring_)); }
+  RingLease(const RingLease&) = delete;
+  RingLease& operator=(const RingLease&) = delete;
+  UringRing* operator->() const { return ring_.get(); }
+
+ private:
+  UringFileSystem* fs_;
+  std::unique_ptr<UringRing> ring_;
+};
+
+Result<std::unique_ptr<UringFileSystem>> UringFileSystem::Create(const UringOptions& options) {
+  if (ForcedFailure()) {
+    return Status::Unavailable(std::string("io_uring setup forced to fail by ") +
+                               kForceFailureEnv + "=1 (test hook)");
+  }
+  const int disabled = ReadIoUringDisabled();
+  if (disabled == 2) {
+    return Status::Unavailable("io_uring is disabled on this host (kernel.io_uring_disabled=2)");
+  }
+  auto fs = std::make_unique<UringFileSystem>(PassKey(), options);
+  Result<std::unique_ptr<UringRing>> ring = fs->NewRing();
+  if (!ring.ok()) {
+    std::string why = "io_uring cannot be set up: " + ring.status().ToString();
+    if (disabled == 1) {
+      why += " (kernel.io_uring_disabled=1 allows only members of kernel.io_uring_group "
+             "and CAP_SYS_ADMIN)";
+    }
+    return Status::Unavailable(std::move(why));
+  }
+  {
+    std::lock_guard lock(fs->mu_);
+    fs->rings_ = 1;
+  }
+  fs->ReleaseRing(std::move(*ring));
+  return fs;
+}
+
+UringFileSystem::UringFileSystem(PassKey, const UringOptions& options) : options_(options) {}
+
+UringFileSystem::~UringFileSystem() {
+  std::lock_guard lock(mu_);
+  WB_ASSERT_MSG(idle_rings_.size() == rings_, "UringFileSystem destroyed during a Submit");
+}
+
+Status UringFileSystem::Submit(std::span<IoOp> ops) {
+  RingLease ring(this);
+  WB_ASSIGN_OR_RETURN(const uint64_t ticket, ring->Start(ops, this));
+  return ring->Wait(ticket);
+}
+
+Result<std::unique_ptr<IoQueue>> UringFileSystem::NewQueue() {
+  Result<std::unique_ptr<UringRing>> ring = NewRing();
+  if (!ring.ok()) return ring.status().WithContext("io_uring queue");
+  return std::unique_ptr<IoQueue>(std::make_unique<UringIoQueue>(this, std::move(*ring)));
+}
+
+UringMetrics UringFileSystem::metrics() const {
+  std::lock_guard lock(mu_);
+  return metrics_;
+}
+
+Result<std::unique_ptr<UringRing>> UringFileSystem::NewRing() const {
+  UringRingOptions ring_options;
+  ring_options.entries = limits::kUringQueueDepth;
+  ring_options.prepare_op = &PrepareOp;
+  ring_options.max_bytes_per_sqe = options_.test_max_bytes_per_sqe;
+  return UringRing::Create(ring_options);
+}
+
+std::unique_ptr<UringRing> UringFileSystem::AcquireRing() {
+  std::unique_lock lock(mu_);
+  if (idle_rings_.empty() && rings_ < limits::kUringMaxRings) {
+    ++rings_;
+    lock.unlock();
+    Result<std::unique_ptr<UringRing>> ring = NewRing();
+    if (ring.ok()) return std::move(*ring);
+    // The pool cannot grow now (e.g. memory); the first ring always exists,
+    // so waiting for a lent one to come back always ends.
+    WB_LOG(kWarn, "uring_ring_create_failed").Kv("error", ring.status().ToString());
+    lock.lock();
+    --rings_;
+  }
+  ring_freed_.wait(lock, [this] { return !idle_rings_.empty(); });
+  std::unique_ptr<UringRing> ring = std::move(idle_rings_.back());
+  idle_rings_.pop_back();
+  return ring;
+}
+
+void UringFileSystem::ReleaseRing(std::unique_ptr<UringRing> ring) {
+  WB_ASSERT(ring != nullptr);
+  {
+    std::lock_guard lock(mu_);
+    metrics_ += ring->TakeMetrics();
+    idle_rings_.push_back(std::move(ring));
+    WB_ASSERT(idle_rings_.size() <= rings_);
+  }
+  ring_freed_.notify_one();
+}
+
+Result<std::unique_ptr<FileSystem>> NewUringFileSystem() { return NewUringFileSystem({}); }
+
+Result<std::unique_ptr<FileSystem>> NewUringFileSystem(const UringOptions& options) {
+  WB_ASSIGN_OR_RETURN(std::unique_ptr<UringFileSystem> fs, UringFileSystem::Create(options));
+  return std::unique_ptr<FileSystem>(std::move(fs));
+}
+
+}  // namespace warbler::io

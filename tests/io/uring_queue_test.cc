@@ -1,0 +1,179 @@
+// The io_uring IoQueue: Start returns without waiting, several groups are in
+// flight on one ring, they complete in any order, Wait reaps until its own
+// group is done, and destroying the queue waits for what is still in flight.
+#include <fcntl.h>
+#include <gtest/gtest.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <thread>
+#include <vector>
+
+#include "io/uring_fs.h"
+#include "tests/io/uring_test_util.h"
+
+namespace warbler::io {
+namespace {
+
+using testing_util::CreateOptions;
+using testing_util::FillPattern;
+using testing_util::MatchesPattern;
+using testing_util::Numbered;
+using testing_util::ReadFileBytes;
+using testing_util::ScratchDir;
+
+class UringQueueTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    auto fs = NewUringFileSystem();
+    if (!fs.ok() && fs.status().code() == StatusCode::kUnavailable) {
+      GTEST_SKIP() << "io_uring unavailable here: " << fs.status().ToString();
+    }
+    ASSERT_TRUE(fs.ok()) << fs.status().ToString();
+    fs_ = std::move(*fs);
+    auto queue = fs_->NewQueue();
+    ASSERT_TRUE(queue.ok()) << queue.status().ToString();
+    queue_ = std::move(*queue);
+  }
+
+  std::unique_ptr<File> Open(const std::string& name) {
+    auto f = fs_->Open(dir_.File(name), CreateOptions());
+    EXPECT_TRUE(f.ok()) << f.status().ToString();
+    return f.ok() ? std::move(*f) : nullptr;
+  }
+
+  // A FIFO opened read-write through the file system: a read on it stays in
+  // flight until the test writes into the FIFO, which makes "still running"
+  // observable.
+  std::unique_ptr<File> OpenFifo(const std::string& name) {
+    EXPECT_EQ(::mkfifo(dir_.File(name).c_str(), 0644), 0);
+    return Open(name);
+  }
+
+  static void FeedFifo(const std::string& path, std::string_view bytes) {
+    int fd = ::open(path.c_str(), O_WRONLY | O_NONBLOCK | O_CLOEXEC);
+    ASSERT_GE(fd, 0);
+    ASSERT_EQ(::write(fd, bytes.data(), bytes.size()), static_cast<ssize_t>(bytes.size()));
+    ::close(fd);
+  }
+
+  ScratchDir dir_;
+  std::unique_ptr<FileSystem> fs_;
+  std::unique_ptr<IoQueue> queue_;
+};
+
+// Group 1 (a FIFO read) cannot finish until the test feeds the FIFO; group 2
+// (writes + sync) starts after it and completes first. Start must not block.
+TEST_F(UringQueueTest, GroupsCompleteOutOfOrder) {
+  auto fifo = OpenFifo("fifo");
+  auto file = Open("data");
+  char got[5] = {};
+  IoOp read = IoOp::Read(fifo.get(), 0, std::as_writable_bytes(std::span(got)));
+  auto first = queue_->Start({&read, 1});
+  ASSERT_TRUE(first.ok()) << first.status().ToString();
+
+  std::vector<std::byte> data(64 * 1024);
+  FillPattern(data, 3, 0);
+  std::vector<IoOp> writes = {IoOp::Write(file.get(), 0, std::span(data).first(32 * 1024)),
+                              IoOp::Write(file.get(), 32 * 1024, std::span(data).subspan(32 * 1024)),
+                              IoOp::Sync(file.get())};
+  auto second = queue_->Start(writes);
+  ASSERT_TRUE(second.ok()) << second.status().ToString();
+  EXPECT_NE(*first, *second);
+  ASSERT_TRUE(queue_->Wait(*second).ok()) << FirstError(writes).ToString();
+  EXPECT_TRUE(MatchesPattern(ReadFileBytes(dir_.File("data")), 3, 0));
+  EXPECT_EQ(read.transferred, 0u);  // group 1 still in flight
+
+  FeedFifo(dir_.File("fifo"), "hello");
+  ASSERT_TRUE(queue_->Wait(*first).ok()) << read.status.ToString();
+  EXPECT_EQ(read.transferred, 5u);
+  EXPECT_EQ(std::string_view(got, 5), "hello");
+}
+
+// Eight groups (16 writes + sync each) in flight at once, waited for in
+// reverse order of starting.
+TEST_F(UringQueueTest, SeveralGroupsInFlightWaitedInReverse) {
+  constexpr int kGroups = 8, kWrites = 16;
+  constexpr size_t kLen = 4096;
+  std::vector<std::unique_ptr<File>> files;
+  std::vector<std::vector<std::byte>> data(kGroups);
+  std::vector<std::vector<IoOp>> groups(kGroups);
+  std::vector<uint64_t> tickets;
+  for (int g = 0; g < kGroups; ++g) {
+    files.push_back(Open(Numbered("g", g)));
+    data[g].resize(kWrites * kLen);
+    FillPattern(data[g], g, 0);
+    for (int w = 0; w < kWrites; ++w) {
+      groups[g].push_back(
+          IoOp::Write(files[g].get(), w * kLen, std::span(data[g]).subspan(w * kLen, kLen)));
+    }
+    groups[g].push_back(IoOp::Sync(files[g].get()));
+    auto ticket = queue_->Start(groups[g]);
+    ASSERT_TRUE(ticket.ok()) << ticket.status().ToString();
+    tickets.push_back(*ticket);
+  }
+  for (int g = kGroups - 1; g >= 0; --g) {
+    ASSERT_TRUE(queue_->Wait(tickets[g]).ok()) << FirstError(groups[g]).ToString();
+    for (const IoOp& op : groups[g]) EXPECT_EQ(op.transferred, op.len);
+    EXPECT_TRUE(MatchesPattern(ReadFileBytes(dir_.File(Numbered("g", g))), g, 0));
+  }
+}
+
+TEST_F(UringQueueTest, WaitReportsTheGroupsFirstError) {
+  auto file = Open("e");
+  std::byte buf[16];
+  ASSERT_TRUE(file->Close().ok());
+  std::vector<IoOp> ops = {IoOp::Write(file.get(), 0, buf), IoOp::Sync(file.get())};
+  auto ticket = queue_->Start(ops);
+  ASSERT_TRUE(ticket.ok());
+  EXPECT_EQ(queue_->Wait(*ticket).code(), StatusCode::kFailedPrecondition);
+  EXPECT_EQ(ops[1].status.code(), StatusCode::kAborted);
+}
+
+TEST_F(UringQueueTest, UnknownOrRepeatedTicketIsInvalidArgument) {
+  EXPECT_EQ(queue_->Wait(12345).code(), StatusCode::kInvalidArgument);
+  auto ticket = queue_->Start({});
+  ASSERT_TRUE(ticket.ok());
+  EXPECT_TRUE(queue_->Wait(*ticket).ok());
+  EXPECT_EQ(queue_->Wait(*ticket).code(), StatusCode::kInvalidArgument);
+}
+
+TEST_F(UringQueueTest, GroupsInFlightAreBounded) {
+  std::vector<uint64_t> tickets;
+  for (size_t i = 0; i < limits::kUringMaxGroupsInFlight; ++i) {
+    auto t = queue_->Start({});
+    ASSERT_TRUE(t.ok()) << t.status().ToString();
+    tickets.push_back(*t);
+  }
+  EXPECT_EQ(queue_->Start({}).status().code(), StatusCode::kResourceExhausted);
+  ASSERT_TRUE(queue_->Wait(tickets.front()).ok());
+  auto again = queue_->Start({});
+  ASSERT_TRUE(again.ok());
+  tickets.front() = *again;
+  for (uint64_t t : tickets) EXPECT_TRUE(queue_->Wait(t).ok());
+}
+
+// The buffers of an in-flight group belong to the caller; the queue's
+// destructor must not return before the group is done with them.
+TEST_F(UringQueueTest, DestructorWaitsForGroupsInFlight) {
+  auto fifo = OpenFifo("fifo");
+  char got[3] = {};
+  IoOp read = IoOp::Read(fifo.get(), 0, std::as_writable_bytes(std::span(got)));
+  ASSERT_TRUE(queue_->Start({&read, 1}).ok());
+  const auto start = std::chrono::steady_clock::now();
+  std::thread feeder([this] {
+    std::this_thread::sleep_for(std::chrono::milliseconds(200));
+    FeedFifo(dir_.File("fifo"), "abc");
+  });
+  queue_.reset();
+  const auto waited = std::chrono::steady_clock::now() - start;
+  feeder.join();
+  EXPECT_GE(waited, std::chrono::milliseconds(150));
+  EXPECT_TRUE(read.status.ok()) << read.status.ToString();
+  EXPECT_EQ(read.transferred, 3u);
+  EXPECT_EQ(std::string_view(got, 3), "abc");
+}
+
+}  // namespace
+}  // namespace warbler::io
