@@ -9,6 +9,7 @@
 #include "base/log.h"
 #include "base/rng.h"
 #include "engine/layout.h"
+#include "engine/log/log_tail.h"
 #include "io/fault_fs.h"
 #include "io/mem_fs.h"
 #include "tests/engine/log_test_util.h"
@@ -228,6 +229,46 @@ TEST_F(PartitionLogTest, TailWaitSeesNewAppends) {
   });
   EXPECT_TRUE(log->WaitForOffset(0, 5000));
   t.join();
+}
+
+TEST_F(PartitionLogTest, TailFollowsAppendsInOrder) {
+  auto log = OpenLog();
+  ASSERT_TRUE(log->Append({Msg("0"), Msg("1")}).ok());
+  LogTail tail(log.get(), 1);
+  std::thread producer([&] {
+    for (int i = 2; i < 50; ++i) ASSERT_TRUE(log->Append({Msg(std::to_string(i))}).ok());
+  });
+  std::vector<std::string> seen;
+  while (seen.size() < 49) {
+    auto batches = tail.Next(5000);
+    ASSERT_TRUE(batches.ok());
+    ASSERT_FALSE(batches->empty()) << "tail timed out after " << seen.size();
+    for (auto& b : *batches) {
+      for (auto& r : b.records) {
+        if (r.offset >= 1) seen.emplace_back(r.body);
+      }
+    }
+  }
+  producer.join();
+  for (size_t i = 0; i < seen.size(); ++i) ASSERT_EQ(seen[i], std::to_string(i + 1));
+  EXPECT_EQ(tail.position(), 50u);
+  auto none = tail.Next(1);
+  ASSERT_TRUE(none.ok());
+  EXPECT_TRUE(none->empty());
+}
+
+TEST_F(PartitionLogTest, SegmentsRollByAge) {
+  ManualClock clock(0, 1'800'000'000'000'000);
+  LogOptions o = SmallLog();
+  o.clock = &clock;
+  o.segment_age_ms = 1000;
+  auto log = OpenLog(o);
+  ASSERT_TRUE(log->Append({Msg("young")}).ok());
+  EXPECT_EQ(log->segment_count(), 1u);
+  clock.AdvanceMillis(1500);
+  ASSERT_TRUE(log->Append({Msg("old enough")}).ok());
+  EXPECT_EQ(log->segment_count(), 2u);
+  EXPECT_EQ(ReadAllBodies(log.get()), (std::vector<std::string>{"young", "old enough"}));
 }
 
 TEST_F(PartitionLogTest, ConcurrentAppendersAndReaders) {
