@@ -3,7 +3,6 @@
 
 #include <algorithm>
 #include <shared_mutex>
-#include <unordered_set>
 
 #include "io/fault_fs_internal.h"
 
@@ -221,18 +220,7 @@ Status FaultFileSystem::Submit(std::span<IoOp> ops) {
   std::shared_lock crash_lock = OpLock();
   // One op at a time in span order: the ordering rule holds trivially and
   // each write pairs with its undo record.
-  std::unordered_set<const File*> failed_writes;
-  for (IoOp& op : ops) {
-    if (op.kind == OpKind::kSync && failed_writes.count(op.file) != 0) {
-      op.transferred = 0;
-      op.status = Status::Aborted("sync " + op.file->path() +
-                                  " not run: an earlier write in the batch failed");
-      continue;
-    }
-    RunOp(op);
-    if (op.kind == OpKind::kWrite && !op.status.ok()) failed_writes.insert(op.file);
-  }
-  return FirstError(ops);
+  return RunOpsInOrder(ops, [this](IoOp& op) { RunOp(op); });
 }
 
 Status FaultFileSystem::CreateDirs(const std::string& dir) {

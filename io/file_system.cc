@@ -1,5 +1,6 @@
 #include "io/file_system.h"
 
+#include <algorithm>
 #include <string>
 
 #include "base/limits.h"
@@ -97,6 +98,28 @@ Status ValidateBatch(std::span<const IoOp> ops, const FileSystem* fs) {
     }
   }
   return Status::Ok();
+}
+
+Status AbortedSyncStatus(const File& file) {
+  return Status::Aborted("fdatasync " + file.path() +
+                         " not run: an earlier write in the batch failed");
+}
+
+Status RunOpsInOrder(std::span<IoOp> ops, const std::function<void(IoOp&)>& run_one) {
+  // Files with a failed write earlier in this batch; batches are small, so a
+  // linear scan beats a hash set.
+  std::vector<const File*> failed_writes;
+  for (IoOp& op : ops) {
+    if (op.kind == OpKind::kSync &&
+        std::find(failed_writes.begin(), failed_writes.end(), op.file) != failed_writes.end()) {
+      op.transferred = 0;
+      op.status = AbortedSyncStatus(*op.file);
+      continue;
+    }
+    run_one(op);
+    if (op.kind == OpKind::kWrite && !op.status.ok()) failed_writes.push_back(op.file);
+  }
+  return FirstError(ops);
 }
 
 Status FirstError(std::span<const IoOp> ops) {

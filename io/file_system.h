@@ -34,6 +34,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <span>
 #include <string>
@@ -195,5 +196,13 @@ Status CheckDirectAlignment(const IoOp& op);
 Status ValidateBatch(std::span<const IoOp> ops, const FileSystem* fs);
 // First failed op's status, or OK.
 Status FirstError(std::span<const IoOp> ops);
+// The status of a sync that was not run because an earlier write to its file
+// in the same batch failed.
+Status AbortedSyncStatus(const File& file);
+// Runs `ops` one at a time in span order with `run_one`, which satisfies the
+// ordering rule trivially; a sync whose file had a failed write earlier in the
+// batch gets AbortedSyncStatus instead. Returns FirstError(ops). For backends
+// without real concurrency (posix, mem, fault).
+Status RunOpsInOrder(std::span<IoOp> ops, const std::function<void(IoOp&)>& run_one);
 
 }  // namespace warbler::io

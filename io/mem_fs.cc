@@ -8,7 +8,6 @@
 #include <mutex>
 #include <set>
 #include <string>
-#include <unordered_set>
 #include <utility>
 #include <vector>
 
@@ -246,20 +245,7 @@ Result<std::unique_ptr<File>> MemFileSystem::Open(const std::string& path,
 
 Status MemFileSystem::Submit(std::span<IoOp> ops) {
   WB_RETURN_IF_ERROR(ValidateBatch(ops, this));
-  // Ops run in span order, which satisfies the ordering rule; a sync after a
-  // failed write on its file is aborted as the contract requires.
-  std::unordered_set<const File*> failed_writes;
-  for (IoOp& op : ops) {
-    if (op.kind == OpKind::kSync && failed_writes.count(op.file) != 0) {
-      op.transferred = 0;
-      op.status = Status::Aborted("sync " + op.file->path() +
-                                  " not run: an earlier write in the batch failed");
-      continue;
-    }
-    static_cast<MemFile*>(op.file)->Run(op);
-    if (op.kind == OpKind::kWrite && !op.status.ok()) failed_writes.insert(op.file);
-  }
-  return FirstError(ops);
+  return RunOpsInOrder(ops, [](IoOp& op) { static_cast<MemFile*>(op.file)->Run(op); });
 }
 
 Status MemFileSystem::CreateDirs(const std::string& dir) {

@@ -8,7 +8,6 @@
 
 #include <algorithm>
 #include <cerrno>
-#include <unordered_set>
 
 #include "base/errno_status.h"
 #include "base/limits.h"
@@ -125,19 +124,7 @@ void PosixFileSystem::RunOpSync(IoOp& op) {
 
 Status PosixFileSystem::Submit(std::span<IoOp> ops) {
   WB_RETURN_IF_ERROR(ValidateBatch(ops, this));
-  // Files with a failed write earlier in this batch: their syncs are aborted.
-  std::unordered_set<const File*> failed_writes;
-  for (IoOp& op : ops) {
-    if (op.kind == OpKind::kSync && failed_writes.count(op.file) != 0) {
-      op.transferred = 0;
-      op.status = Status::Aborted("fdatasync " + op.file->path() +
-                                  " not run: an earlier write in the batch failed");
-      continue;
-    }
-    RunOpSync(op);
-    if (op.kind == OpKind::kWrite && !op.status.ok()) failed_writes.insert(op.file);
-  }
-  return FirstError(ops);
+  return RunOpsInOrder(ops, [](IoOp& op) { RunOpSync(op); });
 }
 
 Status PosixFileSystem::CreateDirs(const std::string& dir) {

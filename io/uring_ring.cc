@@ -157,8 +157,7 @@ void UringRing::IssueChain(uint64_t ticket, Group& group, uint32_t chain_index) 
 Status UringRing::CheckBeforeIssue(const Chain& chain, const IoOp& op, int* fd) const {
   *fd = -1;
   if (op.kind == OpKind::kSync && chain.write_failed) {
-    return Status::Aborted("fdatasync " + op.file->path() +
-                           " not run: an earlier write in the batch failed");
+    return AbortedSyncStatus(*op.file);
   }
   Result<int> prepared = options_.prepare_op(op);
   if (!prepared.ok()) return prepared.status();
