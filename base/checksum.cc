@@ -13,22 +13,12 @@ uint64_t Checksum64(std::span<const std::byte> data) {
 
 uint64_t Checksum64(const void* data, size_t len) { return XXH3_64bits(data, len); }
 
-struct Xxh3Stream::State {
-  XXH3_state_t s;
-};
-
-Xxh3Stream::Xxh3Stream() : state_(std::make_unique<State>()) {
-  WB_ASSERT(XXH3_64bits_reset(&state_->s) == XXH_OK);
+uint64_t Checksum64(std::span<const std::byte> first, std::span<const std::byte> second) {
+  XXH3_state_t state;
+  WB_ASSERT(XXH3_64bits_reset(&state) == XXH_OK);
+  WB_ASSERT(XXH3_64bits_update(&state, first.data(), first.size()) == XXH_OK);
+  WB_ASSERT(XXH3_64bits_update(&state, second.data(), second.size()) == XXH_OK);
+  return XXH3_64bits_digest(&state);
 }
-
-Xxh3Stream::~Xxh3Stream() = default;
-
-void Xxh3Stream::Update(std::span<const std::byte> data) { Update(data.data(), data.size()); }
-
-void Xxh3Stream::Update(const void* data, size_t len) {
-  WB_ASSERT(XXH3_64bits_update(&state_->s, data, len) == XXH_OK);
-}
-
-uint64_t Xxh3Stream::Digest() const { return XXH3_64bits_digest(&state_->s); }
 
 }  // namespace warbler

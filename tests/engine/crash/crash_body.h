@@ -14,6 +14,7 @@
 #include <cstdint>
 #include <cstring>
 #include <optional>
+#include <span>
 #include <string>
 #include <string_view>
 
@@ -49,10 +50,8 @@ struct BodyId {
 };
 
 inline uint64_t BodyCheck(std::string_view body) {
-  Xxh3Stream h;
-  h.Update(body.data(), kCheckPos);
-  h.Update(body.data() + kBodyHeaderBytes, body.size() - kBodyHeaderBytes);
-  return h.Digest();
+  auto bytes = std::as_bytes(std::span(body.data(), body.size()));
+  return Checksum64(bytes.first(kCheckPos), bytes.subspan(kBodyHeaderBytes));
 }
 
 inline uint64_t BodyHash(std::string_view body) { return Checksum64(body.data(), body.size()); }
