@@ -100,6 +100,32 @@ Status ValidateBatch(std::span<const IoOp> ops, const FileSystem* fs) {
   return Status::Ok();
 }
 
+namespace {
+constexpr size_t kZeroChunk = 1u << 20;
+constexpr size_t kZeroWritesPerSubmit = 64;
+const std::byte* ZeroBlock() {
+  static const std::vector<std::byte> zeros(kZeroChunk, std::byte{0});
+  return zeros.data();
+}
+}  // namespace
+
+void AppendZeroWrites(File* file, uint64_t from, uint64_t to, std::vector<IoOp>* ops) {
+  for (uint64_t pos = from; pos < to; pos += kZeroChunk) {
+    const size_t n = static_cast<size_t>(std::min<uint64_t>(kZeroChunk, to - pos));
+    ops->push_back(IoOp::Write(file, pos, {ZeroBlock(), n}));
+  }
+}
+
+Status WriteZeros(File* file, uint64_t from, uint64_t to) {
+  std::vector<IoOp> ops;
+  for (uint64_t pos = from; pos < to; pos += kZeroChunk * kZeroWritesPerSubmit) {
+    ops.clear();
+    AppendZeroWrites(file, pos, std::min(to, pos + kZeroChunk * kZeroWritesPerSubmit), &ops);
+    WB_RETURN_IF_ERROR(file->fs()->Submit(ops));
+  }
+  return Status::Ok();
+}
+
 Status AbortedSyncStatus(const File& file) {
   return Status::Aborted("fdatasync " + file.path() +
                          " not run: an earlier write in the batch failed");

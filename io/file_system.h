@@ -196,6 +196,12 @@ Status CheckDirectAlignment(const IoOp& op);
 Status ValidateBatch(std::span<const IoOp> ops, const FileSystem* fs);
 // First failed op's status, or OK.
 Status FirstError(std::span<const IoOp> ops);
+// Appends writes of zeros covering [from, to) to `ops`, 1 MiB each, all from
+// one shared static buffer (no allocation per call beyond the vector).
+void AppendZeroWrites(File* file, uint64_t from, uint64_t to, std::vector<IoOp>* ops);
+// Writes zeros over [from, to) through file->fs(), at most 64 writes per
+// submission. Not synced.
+Status WriteZeros(File* file, uint64_t from, uint64_t to);
 // The status of a sync that was not run because an earlier write to its file
 // in the same batch failed.
 Status AbortedSyncStatus(const File& file);

@@ -17,11 +17,6 @@ constexpr size_t kMaxRequestsPerRound = 4096;
 // Idle wake-up period, for age-based rolls and interval syncs.
 constexpr uint64_t kIdleWaitMs = 50;
 
-const std::vector<std::byte>& Zeros() {
-  static const std::vector<std::byte> zeros(1u << 20, std::byte{0});
-  return zeros;
-}
-
 size_t EstimateBytes(const std::vector<Record>& records) {
   size_t n = 0;
   for (const Record& r : records) {
@@ -169,10 +164,7 @@ Status PartitionLog::StartGroup(Group* g, bool sync) {
   g->ops.push_back(io::IoOp::Write(file, g->start_pos, AsBytes(g->buf)));
   // Stale bytes of an earlier failed write past our end are zeroed in the same
   // submission, so a recovery scan can never mistake them for log data.
-  for (uint64_t pos = g->end_pos; pos < dirty_end_; pos += Zeros().size()) {
-    size_t n = static_cast<size_t>(std::min<uint64_t>(Zeros().size(), dirty_end_ - pos));
-    g->ops.push_back(io::IoOp::Write(file, pos, {Zeros().data(), n}));
-  }
+  io::AppendZeroWrites(file, g->end_pos, dirty_end_, &g->ops);
   if (sync) g->ops.push_back(io::IoOp::Sync(file));
   g->synced = sync;
   WB_ASSIGN_OR_RETURN(g->ticket, ioq_->Start(g->ops));
@@ -339,7 +331,7 @@ Status PartitionLog::RunTruncate(uint64_t offset) {
     WB_ASSIGN_OR_RETURN(bool has_idx, fs_->Exists(idx));
     if (has_idx) WB_RETURN_IF_ERROR(fs_->Remove(idx));
   }
-  WB_RETURN_IF_ERROR(ZeroRange(seg->file(), pos, std::max(seg->data_end, dirty_end_)));
+  WB_RETURN_IF_ERROR(io::WriteZeros(seg->file(), pos, std::max(seg->data_end, dirty_end_)));
   WB_RETURN_IF_ERROR(seg->file()->Sync());
   {
     std::lock_guard lock(mu_);

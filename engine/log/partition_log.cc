@@ -223,7 +223,7 @@ Status PartitionLog::OpenActive(uint64_t base, bool* removed_torn_roll) {
   seg->last_term = scan.last_term;
   if (!scan.damage.ok()) WB_RETURN_IF_ERROR(HandleDamage(seg.get(), scan));
   if (scan.dirty_end > scan.data_end && !read_only_) {
-    WB_RETURN_IF_ERROR(ZeroRange(seg->file(), scan.data_end, scan.dirty_end));
+    WB_RETURN_IF_ERROR(io::WriteZeros(seg->file(), scan.data_end, scan.dirty_end));
     WB_RETURN_IF_ERROR(seg->file()->Sync());
     WB_LOG(kWarn, "torn_tail_dropped")
         .Kv("path", path)
@@ -259,23 +259,8 @@ Status PartitionLog::HandleDamage(Segment* seg, const ScanResult& scan) {
   }
   WB_RETURN_IF_ERROR(out->Sync());
   WB_RETURN_IF_ERROR(fs_->SyncDir(qdir));
-  WB_RETURN_IF_ERROR(ZeroRange(seg->file(), scan.data_end, size));
+  WB_RETURN_IF_ERROR(io::WriteZeros(seg->file(), scan.data_end, size));
   return seg->file()->Sync();
-}
-
-Status PartitionLog::ZeroRange(io::File* file, uint64_t from, uint64_t to) {
-  static const std::vector<std::byte> zeros(1u << 20, std::byte{0});
-  std::vector<io::IoOp> ops;
-  for (uint64_t pos = from; pos < to; pos += zeros.size()) {
-    size_t n = static_cast<size_t>(std::min<uint64_t>(zeros.size(), to - pos));
-    ops.push_back(io::IoOp::Write(file, pos, {zeros.data(), n}));
-    if (ops.size() == 64) {
-      WB_RETURN_IF_ERROR(fs_->Submit(ops));
-      ops.clear();
-    }
-  }
-  if (ops.empty()) return Status::Ok();
-  return fs_->Submit(ops);
 }
 
 Status PartitionLog::WriteIndex(Segment* seg) {
@@ -318,17 +303,33 @@ Status PartitionLog::AppendAsync(std::vector<Record> records, AppendCallback don
   return s;
 }
 
+namespace {
+
+// Where a blocking Append waits. Lives on the caller's stack, so the callback
+// captures one pointer and neither side allocates (a promise/future would).
+struct AppendWaiter {
+  std::mutex mu;
+  std::condition_variable cv;
+  bool done = false;
+  Status status;
+  AppendResult result;
+};
+
+}  // namespace
+
 Result<AppendResult> PartitionLog::Append(std::vector<Record> records) {
-  std::promise<Result<AppendResult>> promise;
-  auto future = promise.get_future();
-  WB_RETURN_IF_ERROR(AppendAsync(std::move(records), [&](const Status& s, const AppendResult& r) {
-    if (s.ok()) {
-      promise.set_value(r);
-    } else {
-      promise.set_value(s);
-    }
+  AppendWaiter w;
+  WB_RETURN_IF_ERROR(AppendAsync(std::move(records), [&w](const Status& s, const AppendResult& r) {
+    std::lock_guard lock(w.mu);
+    w.status = s;
+    w.result = r;
+    w.done = true;
+    w.cv.notify_one();  // under the lock: w is gone as soon as the waiter sees done
   }));
-  return future.get();
+  std::unique_lock lock(w.mu);
+  w.cv.wait(lock, [&w] { return w.done; });
+  if (!w.status.ok()) return w.status;
+  return w.result;
 }
 
 Status PartitionLog::TruncateSuffix(uint64_t offset) {

@@ -123,7 +123,6 @@ class PartitionLog {
   Status OpenSealed(uint64_t base, std::shared_ptr<Segment>* out);
   Status OpenActive(uint64_t base, bool* removed_torn_roll);
   Status HandleDamage(Segment* seg, const ScanResult& scan);
-  Status ZeroRange(io::File* file, uint64_t from, uint64_t to);
   Status WriteIndex(Segment* seg);
   Status CreateSegment(uint64_t base);
 

@@ -89,40 +89,22 @@ Result<std::shared_ptr<Segment>> Segment::Create(io::FileSystem* fs, const std::
   opts.exclusive = true;
   WB_ASSIGN_OR_RETURN(auto file, fs->Open(path, opts));
   auto header = EncodeHeader(meta);
-  std::vector<io::IoOp> ops;
-  std::vector<std::byte> zeros;
+  Status s;
   if (prealloc == Preallocate::kFallocate) {
-    Status s = file->Allocate(0, segment_bytes, /*keep_size=*/false);
-    if (!s.ok()) {
-      (void)file->Close();
-      (void)fs->Remove(path);
-      return s;
-    }
+    s = file->Allocate(0, segment_bytes, /*keep_size=*/false);
   } else if (prealloc == Preallocate::kZeroFill) {
-    zeros.assign(1u << 20, std::byte{0});
-    for (uint64_t pos = kSegmentHeaderSize; pos < segment_bytes; pos += zeros.size()) {
-      size_t n = static_cast<size_t>(std::min<uint64_t>(zeros.size(), segment_bytes - pos));
-      ops.push_back(io::IoOp::Write(file.get(), pos, {zeros.data(), n}));
-      if (ops.size() == 64) {
-        Status s = fs->Submit(ops);
-        ops.clear();
-        if (!s.ok()) {
-          (void)file->Close();
-          (void)fs->Remove(path);
-          return s;
-        }
-      }
-    }
+    s = io::WriteZeros(file.get(), kSegmentHeaderSize, segment_bytes);
   }
-  ops.push_back(io::IoOp::Write(file.get(), 0, header));
-  ops.push_back(io::IoOp::Sync(file.get()));
-  if (Status s = fs->Submit(ops); !s.ok()) {
+  if (s.ok()) {
+    io::IoOp ops[2] = {io::IoOp::Write(file.get(), 0, header), io::IoOp::Sync(file.get())};
+    s = fs->Submit(ops);
+  }
+  if (!s.ok()) {
     (void)file->Close();
     (void)fs->Remove(path);
     return s;
   }
-  auto seg = std::make_shared<Segment>(fs, path, meta, std::move(file), index_interval);
-  return seg;
+  return std::make_shared<Segment>(path, meta, std::move(file), index_interval);
 }
 
 Result<std::shared_ptr<Segment>> Segment::Open(io::FileSystem* fs, const std::string& path,
@@ -145,7 +127,7 @@ Result<std::shared_ptr<Segment>> Segment::Open(io::FileSystem* fs, const std::st
   if (meta.store_uuid != expect.store_uuid) {
     return Status::Corruption(path + ": segment belongs to another store (uuid mismatch)");
   }
-  return std::make_shared<Segment>(fs, path, meta, std::move(file), index_interval);
+  return std::make_shared<Segment>(path, meta, std::move(file), index_interval);
 }
 
 Result<ScanResult> Segment::Scan(

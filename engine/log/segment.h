@@ -101,10 +101,9 @@ class Segment {
   bool sealed = false;
   OffsetIndex index;
 
-  Segment(io::FileSystem* fs, std::string path, const SegmentMeta& meta,
-          std::unique_ptr<io::File> file, uint32_t index_interval)
+  Segment(std::string path, const SegmentMeta& meta, std::unique_ptr<io::File> file,
+          uint32_t index_interval)
       : index(meta.base_offset, index_interval),
-        fs_(fs),
         path_(std::move(path)),
         meta_(meta),
         file_(std::move(file)) {
@@ -116,7 +115,6 @@ class Segment {
   // and finds the last non-zero byte. Sets result.damage if a batch is found.
   Status ClassifyTail(uint64_t bad_pos, uint64_t expected, uint64_t file_size, ScanResult* result);
 
-  io::FileSystem* fs_;
   std::string path_;
   SegmentMeta meta_;
   std::unique_ptr<io::File> file_;
