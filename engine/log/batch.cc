@@ -68,10 +68,7 @@ Status DecodeBatchHeader(std::span<const std::byte> in, BatchHeader* h) {
 
 uint64_t ComputeBatchChecksum(std::span<const std::byte> header,
                               std::span<const std::byte> payload) {
-  Xxh3Stream s;
-  s.Update(header.first(kBatchChecksumOffset));
-  s.Update(payload);
-  return s.Digest();
+  return Checksum64(header.first(kBatchChecksumOffset), payload);
 }
 
 bool IsZeroHeader(std::span<const std::byte> in) {
@@ -102,28 +99,34 @@ Result<BatchHeader> BatchBuilder::Finish(uint64_t base_offset, uint64_t term,
   h.term = term;
   h.first_timestamp_us = first;
   h.max_timestamp_delta_us = static_cast<uint32_t>(max - first);
-  const std::string* payload = &plain_;
+  records_.clear();
+  // The payload goes straight into `out` after a header placeholder: zstd
+  // writes there, and only an incompressible payload is copied in raw.
+  const size_t start = out->size();
+  const size_t payload_start = start + kBatchHeaderSize;
+  out->resize(payload_start);
   if (options.compress) {
-    encoded_.clear();
-    WB_RETURN_IF_ERROR(codec::ZstdCompress(AsBytes(plain_), options.zstd_level, &encoded_));
-    if (encoded_.size() < plain_.size()) {
-      payload = &encoded_;
+    if (Status s = codec::ZstdCompress(AsBytes(plain_), options.zstd_level, out); !s.ok()) {
+      out->resize(start);
+      return s;
+    }
+    if (out->size() - payload_start < plain_.size()) {
       h.flags |= format::kCodecZstd;
+    } else {
+      out->resize(payload_start);
     }
   }
-  if (payload->size() > limits::kMaxBatchPayloadBytes) {
-    records_.clear();
+  if (h.codec() == format::kCodecNone) out->append(plain_);
+  const size_t payload_len = out->size() - payload_start;
+  if (payload_len > limits::kMaxBatchPayloadBytes) {
+    out->resize(start);
     return Status::InvalidArgument("batch payload over kMaxBatchPayloadBytes");
   }
-  h.payload_len = static_cast<uint32_t>(payload->size());
-  const size_t start = out->size();
-  out->resize(start + kBatchHeaderSize);
+  h.payload_len = static_cast<uint32_t>(payload_len);
   auto* hdr = reinterpret_cast<std::byte*>(out->data() + start);
   EncodeBatchHeader(h, hdr);
-  h.checksum = ComputeBatchChecksum({hdr, kBatchHeaderSize}, AsBytes(*payload));
+  h.checksum = ComputeBatchChecksum({hdr, kBatchHeaderSize}, {hdr + kBatchHeaderSize, payload_len});
   EncodeFixed64(hdr + kBatchChecksumOffset, h.checksum);
-  out->append(*payload);
-  records_.clear();
   return h;
 }
 

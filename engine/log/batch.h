@@ -75,8 +75,7 @@ class BatchBuilder {
 
  private:
   std::vector<const Record*> records_;
-  std::string plain_;    // scratch, reused
-  std::string encoded_;  // scratch, reused
+  std::string plain_;  // scratch, reused
 };
 
 struct DecodedBatch {
