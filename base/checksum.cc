@@ -21,4 +21,9 @@ uint64_t Checksum64(std::span<const std::byte> first, std::span<const std::byte>
   return XXH3_64bits_digest(&state);
 }
 
+Hash128 Checksum128(std::span<const std::byte> data) {
+  XXH128_hash_t h = XXH3_128bits(data.data(), data.size());
+  return {h.low64, h.high64};
+}
+
 }  // namespace warbler

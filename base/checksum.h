@@ -16,4 +16,11 @@ uint64_t Checksum64(const void* data, size_t len);
 // together (the hashing state lives on the stack; no allocation).
 uint64_t Checksum64(std::span<const std::byte> first, std::span<const std::byte> second);
 
+// XXH3-128 of `data` with seed 0, as two 64-bit halves.
+struct Hash128 {
+  uint64_t lo = 0;
+  uint64_t hi = 0;
+};
+Hash128 Checksum128(std::span<const std::byte> data);
+
 }  // namespace warbler

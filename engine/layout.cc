@@ -31,6 +31,8 @@ std::optional<uint64_t> ParseOffsetName(std::string_view name, std::string_view 
 
 std::string StoreMetaPath(const std::string& dir) { return dir + "/STORE"; }
 
+std::string KeyringPath(const std::string& dir) { return dir + "/KEYRING"; }
+
 std::string PartitionDir(const std::string& dir, uint32_t partition) {
   char buf[16];
   std::snprintf(buf, sizeof buf, "p-%04u", partition);
@@ -44,6 +46,12 @@ std::string SegmentPath(const std::string& partition_dir, uint64_t base_offset) 
 std::string IndexPath(const std::string& partition_dir, uint64_t base_offset) {
   return partition_dir + "/" + OffsetName(base_offset, "idx");
 }
+
+std::string CixPath(const std::string& partition_dir, uint64_t base_offset) {
+  return partition_dir + "/" + OffsetName(base_offset, "cix");
+}
+
+std::optional<uint64_t> ParseCixName(std::string_view name) { return ParseOffsetName(name, "cix"); }
 
 std::string CommittedPath(const std::string& partition_dir) {
   return partition_dir + "/COMMITTED";

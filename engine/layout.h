@@ -10,9 +10,14 @@
 namespace warbler::engine::layout {
 
 std::string StoreMetaPath(const std::string& dir);
+// The keyring of wrapped DEKs (docs/security.md "The keyring file").
+std::string KeyringPath(const std::string& dir);
 std::string PartitionDir(const std::string& dir, uint32_t partition);
 std::string SegmentPath(const std::string& partition_dir, uint64_t base_offset);
 std::string IndexPath(const std::string& partition_dir, uint64_t base_offset);
+// Conversation index of a sealed segment (docs/index.md).
+std::string CixPath(const std::string& partition_dir, uint64_t base_offset);
+std::optional<uint64_t> ParseCixName(std::string_view name);
 std::string CommittedPath(const std::string& partition_dir);
 std::string QuarantineDir(const std::string& partition_dir);
 // Where a file is written before it is renamed into place.

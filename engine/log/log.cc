@@ -97,8 +97,10 @@ Result<std::unique_ptr<Log>> Log::Open(io::FileSystem* fs, const std::string& di
     WB_RETURN_IF_ERROR(CreateMeta(fs, dir, partitions, &log->uuid_));
   }
   for (uint32_t p = 0; p < partitions; ++p) {
+    LogOptions part_options = options.log;
+    if (options.hook_for) part_options.hook = options.hook_for(p);
     WB_ASSIGN_OR_RETURN(auto part, PartitionLog::Open(fs, layout::PartitionDir(dir, p), p,
-                                                      log->uuid_, options.log));
+                                                      log->uuid_, part_options));
     log->partitions_.push_back(std::move(part));
   }
   if (!read_only) WB_RETURN_IF_ERROR(fs->SyncDir(dir));

@@ -6,6 +6,7 @@
 // PartitionLog methods are thread-safe.
 #pragma once
 
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -21,6 +22,8 @@ struct LogOpenOptions {
   // Create the store if the directory holds none. Default true.
   bool create_if_missing = true;
   LogOptions log;
+  // Gives partition p its append hook (LogOptions::hook); empty = none.
+  std::function<AppendHook*(uint32_t partition)> hook_for;
 };
 
 class Log {

@@ -10,6 +10,8 @@
 
 namespace warbler::engine {
 
+class AppendHook;
+
 // When an append is acknowledged (its callback runs / Append returns).
 enum class Durability : uint8_t {
   // After the fdatasync that covers it completed. Nothing acknowledged is ever lost.
@@ -60,6 +62,9 @@ struct LogOptions {
   BatchOptions batch;  // compression
   RecoveryMode recovery = RecoveryMode::kStrict;
   Clock* clock = nullptr;  // nullptr = Clock::Real()
+  // Writer-thread hook of the layer above (engine/log/append_hook.h); not owned,
+  // must outlive the log. nullptr = none.
+  AppendHook* hook = nullptr;
 };
 
 }  // namespace warbler::engine

@@ -91,9 +91,23 @@ void PartitionLog::ProcessRequests(std::vector<Request>& requests) {
       bytes += b;
       ++j;
     }
+    if (options_.hook != nullptr && !inflight_.empty()) {
+      for (size_t k = i; k < j; ++k) {
+        if (options_.hook->NeedsDrain(requests[k].records)) {
+          CompleteAll();
+          break;
+        }
+      }
+    }
     auto g = std::make_unique<Group>();
     Status s = MaybeRoll(bytes);
     if (s.ok()) s = BuildGroup(requests, i, j, g.get());
+    if (s.ok() && g->buf.empty()) {
+      // Every record was a retry answered by the hook: nothing to write.
+      for (size_t k = 0; k < g->requests.size(); ++k) g->requests[k].done(Status::Ok(), g->results[k]);
+      i = j;
+      continue;
+    }
     if (s.ok()) {
       const bool sync = options_.durability == Durability::kSync ||
                         (options_.durability == Durability::kInterval &&
@@ -106,6 +120,7 @@ void PartitionLog::ProcessRequests(std::vector<Request>& requests) {
       } else {
         write_pos_ = g->start_pos;
         next_offset_ = g->base_offset;
+        if (options_.hook != nullptr) options_.hook->OnAbandon(g->base_offset);
       }
       metrics_.write_errors.fetch_add(1);
       for (Request& r : g->requests) r.done(s, AppendResult{});
@@ -136,13 +151,20 @@ Status PartitionLog::BuildGroup(std::vector<Request>& requests, size_t begin, si
   };
   for (size_t k = begin; k < end; ++k) g->requests.push_back(std::move(requests[k]));
   g->results.resize(g->requests.size());
+  AppendHook* const hook = options_.hook;
   for (size_t k = 0; k < g->requests.size(); ++k) {
     AppendResult& res = g->results[k];
     res.base_offset = next;
-    res.count = static_cast<uint32_t>(g->requests[k].records.size());
+    res.records = &g->requests[k].records;
     for (Record& r : g->requests[k].records) {
       if (r.timestamp_us == 0) r.timestamp_us = group_ts;
-      if (res.first_timestamp_us == 0) res.first_timestamp_us = r.timestamp_us;
+      if (hook != nullptr) hook->Assign(&r, next);
+      if (r.duplicate) continue;
+      r.offset = next;
+      if (res.count++ == 0) {
+        res.base_offset = next;
+        res.first_timestamp_us = r.timestamp_us;
+      }
       res.last_timestamp_us = r.timestamp_us;
       builder_.Add(&r);
       batch_bytes += r.body.size() + r.sender.size() + r.conversation.size() + 32;
@@ -199,6 +221,15 @@ void PartitionLog::CompleteOldest() {
     seg->last_term = g->last_term;
     acked_next_ = g->next_offset;
   }
+  if (options_.hook != nullptr) {
+    std::vector<BatchLocation> locs;
+    locs.reserve(g->batches.size());
+    for (const auto& [h, pos] : g->batches) {
+      locs.push_back({g->segment->base_offset(), pos, static_cast<uint32_t>(h.total_size()),
+                      h.base_offset, h.record_count});
+    }
+    options_.hook->OnDurable(locs);
+  }
   appended_cv_.notify_all();
   uint64_t records = g->next_offset - g->base_offset;
   metrics_.appends.fetch_add(records);
@@ -226,6 +257,7 @@ void PartitionLog::FailPipeline(const Status& first_error) {
   write_pos_ = failed.front()->start_pos;
   next_offset_ = failed.front()->base_offset;
   dirty_end_ = dirty;
+  if (options_.hook != nullptr) options_.hook->OnAbandon(next_offset_);
   metrics_.write_errors.fetch_add(1);
   WB_LOG(kError, "log_write_failed")
       .Kv("dir", dir_)
@@ -271,7 +303,10 @@ Status PartitionLog::Roll() {
   dirty_end_ = write_pos_;
   unsynced_ = false;
   WB_RETURN_IF_ERROR(WriteIndex(old.get()));
-  Status s = CreateSegment(next_offset_);
+  Status s = options_.hook != nullptr
+                 ? options_.hook->OnSeal(this, old->base_offset(), next_offset_)
+                 : Status::Ok();
+  if (s.ok()) s = CreateSegment(next_offset_);
   if (s.ok()) s = fs_->SyncDir(dir_);
   if (!s.ok()) {
     // Stay on the old segment; it is not sealed, so its index must go.
@@ -345,6 +380,7 @@ Status PartitionLog::RunTruncate(uint64_t offset) {
   write_pos_ = dirty_end_ = pos;
   next_offset_ = offset;
   WB_LOG(kWarn, "log_truncated").Kv("dir", dir_).Kv("offset", offset).Kv("position", pos);
+  if (options_.hook != nullptr) return options_.hook->OnTruncate(this, offset);
   return Status::Ok();
 }
 

@@ -58,6 +58,10 @@ Result<std::unique_ptr<PartitionLog>> PartitionLog::Open(io::FileSystem* fs, std
   std::unique_ptr<PartitionLog> log(new PartitionLog(fs, std::move(dir), partition, uuid, options));
   const uint64_t start = log->clock_->NowNanos();
   WB_RETURN_IF_ERROR(log->Recover());
+  if (options.hook != nullptr) {
+    WB_RETURN_IF_ERROR(options.hook->Recover(log.get()));
+    log->last_ts_ = std::max(log->last_ts_, options.hook->max_timestamp_us());
+  }
   WB_LOG(kInfo, "partition_opened")
       .Kv("dir", log->dir_)
       .Kv("segments", log->segments_.size())
@@ -376,6 +380,96 @@ uint64_t PartitionLog::next_offset() const {
 uint64_t PartitionLog::last_term() const {
   std::lock_guard lock(mu_);
   return segments_.back()->last_term;
+}
+
+std::vector<PartitionLog::SegmentInfo> PartitionLog::segments() const {
+  std::lock_guard lock(mu_);
+  std::vector<SegmentInfo> out;
+  out.reserve(segments_.size());
+  for (const auto& seg : segments_) {
+    out.push_back({seg->base_offset(), seg->next_offset, seg->data_end, seg->sealed});
+  }
+  return out;
+}
+
+Status PartitionLog::ReadBatchesAt(std::span<const BatchLocation> locations,
+                                   std::vector<std::string>* out) {
+  std::vector<std::shared_ptr<Segment>> segs(locations.size());
+  {
+    std::lock_guard lock(mu_);
+    for (size_t i = 0; i < locations.size(); ++i) {
+      const BatchLocation& loc = locations[i];
+      auto it = std::lower_bound(segments_.begin(), segments_.end(), loc.segment_base,
+                                 [](const std::shared_ptr<Segment>& s, uint64_t base) {
+                                   return s->base_offset() < base;
+                                 });
+      if (it == segments_.end() || (*it)->base_offset() != loc.segment_base ||
+          loc.position + loc.size > (*it)->data_end) {
+        return Status::Aborted(dir_ + ": batch at segment " + std::to_string(loc.segment_base) +
+                               " position " + std::to_string(loc.position) +
+                               " is no longer in the log (truncated during the read)");
+      }
+      segs[i] = *it;
+    }
+  }
+  const size_t first = out->size();
+  out->resize(first + locations.size());
+  std::vector<io::IoOp> ops;
+  ops.reserve(std::min(locations.size(), limits::kIoMaxOpsPerSubmit));
+  for (size_t i = 0; i < locations.size();) {
+    ops.clear();
+    const size_t begin = i;
+    for (; i < locations.size() && ops.size() < limits::kIoMaxOpsPerSubmit; ++i) {
+      std::string& buf = (*out)[first + i];
+      buf.resize(locations[i].size);
+      ops.push_back(io::IoOp::Read(segs[i]->file(), locations[i].position,
+                                   {reinterpret_cast<std::byte*>(buf.data()), buf.size()}));
+    }
+    WB_RETURN_IF_ERROR(fs_->Submit(ops));
+    for (size_t k = 0; k < ops.size(); ++k) {
+      if (ops[k].transferred != ops[k].len) {
+        return Status::Corruption(segs[begin + k]->path() + " at position " +
+                                  std::to_string(ops[k].offset) + ": short read of a batch");
+      }
+    }
+  }
+  return Status::Ok();
+}
+
+Status PartitionLog::ForEachBatch(
+    uint64_t from_segment_base,
+    const std::function<Status(const BatchLocation&, const DecodedBatch&)>& fn) {
+  std::vector<std::shared_ptr<Segment>> segs;
+  std::vector<std::pair<uint64_t, uint64_t>> ends;  // data end, next offset
+  {
+    std::lock_guard lock(mu_);
+    for (const auto& seg : segments_) {
+      if (seg->base_offset() < from_segment_base) continue;
+      segs.push_back(seg);
+      ends.emplace_back(seg->data_end, seg->next_offset);
+    }
+  }
+  constexpr size_t kChunkBytes = 8u << 20;
+  std::vector<std::string> raw;
+  for (size_t i = 0; i < segs.size(); ++i) {
+    uint64_t pos = format::kSegmentHeaderSize, offset = segs[i]->base_offset();
+    while (pos < ends[i].first) {
+      raw.clear();
+      WB_RETURN_IF_ERROR(segs[i]->ReadBatches(pos, ends[i].first, offset, ends[i].second,
+                                              kChunkBytes, &raw));
+      if (raw.empty()) break;
+      for (const std::string& r : raw) {
+        auto d = DecodeBatch(AsBytes(r));
+        if (!d.ok()) return d.status().WithContext(segs[i]->path() + " at position " + std::to_string(pos));
+        BatchLocation loc{segs[i]->base_offset(), pos, static_cast<uint32_t>(r.size()),
+                          d->header.base_offset, d->header.record_count};
+        WB_RETURN_IF_ERROR(fn(loc, *d));
+        pos += r.size();
+        offset = d->header.next_offset();
+      }
+    }
+  }
+  return Status::Ok();
 }
 
 size_t PartitionLog::segment_count() const {

@@ -33,6 +33,7 @@
 
 #include "base/bounded_queue.h"
 #include "base/status.h"
+#include "engine/log/append_hook.h"
 #include "engine/log/batch.h"
 #include "engine/log/committed_mark.h"
 #include "engine/log/log_options.h"
@@ -46,6 +47,10 @@ struct AppendResult {
   uint32_t count = 0;
   uint64_t first_timestamp_us = 0;
   uint64_t last_timestamp_us = 0;
+  // The request's records, with `offset`, `seq`, `timestamp_us` and
+  // `duplicate` filled in; valid only during the callback. A duplicate is not
+  // written and is not counted in `count`.
+  const std::vector<Record>* records = nullptr;
 };
 
 // Runs on the writer thread; must be quick and must not call back into the log.
@@ -95,6 +100,22 @@ class PartitionLog {
   Status ReadRaw(uint64_t from, const ReadOptions& options, std::vector<std::string>* out);
   // Blocks until the acknowledged end passes `offset` or the timeout ends; true if it did.
   bool WaitForOffset(uint64_t offset, uint64_t timeout_ms);
+
+  // Reads the given stored batches (raw bytes, verified by DecodeBatch later)
+  // in one batched submission. Aborted if a location is no longer readable
+  // (the log was truncated meanwhile).
+  Status ReadBatchesAt(std::span<const BatchLocation> locations, std::vector<std::string>* out);
+  // Calls `fn` for every acknowledged batch of the segments with base ≥
+  // `from_segment_base`, in log order, with its location (recovery scans).
+  Status ForEachBatch(uint64_t from_segment_base,
+                      const std::function<Status(const BatchLocation&, const DecodedBatch&)>& fn);
+  struct SegmentInfo {
+    uint64_t base = 0;
+    uint64_t next_offset = 0;
+    uint64_t data_end = 0;
+    bool sealed = false;
+  };
+  std::vector<SegmentInfo> segments() const;
 
   uint64_t start_offset() const;  // first offset still in the log
   uint64_t next_offset() const;   // offset after the last acknowledged record

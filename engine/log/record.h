@@ -20,6 +20,12 @@ struct Record {
   std::string client_id;      // optional client message id (idempotency)
   std::string sender;
   std::string body;
+
+  // Not stored; set on the writer thread while appending. `offset` is the
+  // record's log offset. `duplicate` marks a retry found by the append hook:
+  // it carries the original's seq, timestamp and offset and is not written.
+  uint64_t offset = 0;
+  bool duplicate = false;
 };
 
 struct RecordView {

@@ -1,0 +1,549 @@
+#include "engine/conv/conv_state.h"
+
+#include <algorithm>
+
+#include "base/assert.h"
+#include "base/coding.h"
+#include "base/log.h"
+#include "engine/layout.h"
+#include "engine/log/partition_log.h"
+
+namespace warbler::engine {
+namespace {
+
+// First read of a runs entry; most entries fit (64 B + 16 B per batch).
+constexpr size_t kEntryReadBytes = 4096;
+
+Result<std::string> ReadRange(io::File* f, uint64_t pos, size_t len) {
+  std::string buf(len, '\0');
+  WB_ASSIGN_OR_RETURN(size_t got, f->ReadAt(pos, {reinterpret_cast<std::byte*>(buf.data()), len}));
+  buf.resize(got);
+  return buf;
+}
+
+}  // namespace
+
+ConvState::ConvState(io::FileSystem* fs, std::string partition_dir, const ConvStateOptions& options,
+                     BlockCache* cache)
+    : fs_(fs),
+      dir_(std::move(partition_dir)),
+      options_(options),
+      clock_(options.clock != nullptr ? options.clock : Clock::Real()),
+      cache_(cache) {}
+
+ConvState::~ConvState() = default;
+
+// ---- sequencing ----
+
+bool ConvState::NeedsDrain(const std::vector<Record>& records) {
+  if (pending_dedup_.empty()) return false;
+  for (const Record& r : records) {
+    if (r.client_id.empty()) continue;
+    if (pending_dedup_.contains(MakeDedupId(MakeConvId(r.tenant, r.conversation), r.client_id))) {
+      return true;
+    }
+  }
+  return false;
+}
+
+void ConvState::Assign(Record* r, uint64_t offset) {
+  const ConvId id = MakeConvId(r->tenant, r->conversation);
+  ConvId dedup;
+  if (!r->client_id.empty()) {
+    dedup = MakeDedupId(id, r->client_id);
+    const DedupValue* orig = nullptr;
+    if (auto it = pending_dedup_.find(dedup); it != pending_dedup_.end()) {
+      orig = &it->second;  // a retry inside the same group: it shares the original's fate
+    } else if (auto d = dedup_map_.find(dedup);
+               d != dedup_map_.end() && d->second.ts + options_.dedup_window_ms * 1000 >= r->timestamp_us) {
+      orig = &d->second;
+    }
+    if (orig != nullptr) {
+      r->duplicate = true;
+      r->seq = orig->seq;
+      r->timestamp_us = orig->ts;
+      r->offset = orig->offset;
+      duplicates_.fetch_add(1, std::memory_order_relaxed);
+      return;
+    }
+  }
+  LastAssigned last{0, 0};
+  if (auto it = pending_last_.find(id); it != pending_last_.end()) {
+    last = it->second;
+  } else if (const DirEntry* e = directory_.Find(id)) {
+    last = {e->last_seq, e->last_ts};
+  }
+  r->seq = last.seq + 1;
+  r->timestamp_us = std::max(r->timestamp_us, last.ts);
+  pending_last_[id] = {r->seq, r->timestamp_us};
+  pending_.push_back({id, r->seq, r->timestamp_us, offset, dedup});
+  if (!dedup.empty()) pending_dedup_[dedup] = {r->seq, r->timestamp_us, offset};
+}
+
+void ConvState::OnDurable(std::span<const BatchLocation> batches) {
+  WB_ASSERT(!batches.empty());
+  const uint64_t end = batches.back().base_offset + batches.back().count;
+  std::unique_lock lock(mu_);
+  size_t b = 0;
+  while (!pending_.empty() && pending_.front().offset < end) {
+    const Pending& p = pending_.front();
+    while (batches[b].base_offset + batches[b].count <= p.offset) ++b;
+    ApplyDurable(p.id, p.seq, p.ts, p.offset, p.dedup, batches[b]);
+    if (!p.dedup.empty()) pending_dedup_.erase(p.dedup);
+    if (auto it = pending_last_.find(p.id); it != pending_last_.end() && it->second.seq == p.seq) {
+      pending_last_.erase(it);
+    }
+    pending_.pop_front();
+  }
+  ExpireDedup(max_ts_);
+}
+
+void ConvState::OnAbandon(uint64_t offset) {
+  while (!pending_.empty() && pending_.back().offset >= offset) {
+    if (!pending_.back().dedup.empty()) pending_dedup_.erase(pending_.back().dedup);
+    pending_.pop_back();
+  }
+  pending_last_.clear();
+  for (const Pending& p : pending_) pending_last_[p.id] = {p.seq, p.ts};
+}
+
+void ConvState::ApplyDurable(const ConvId& id, uint64_t seq, uint64_t ts, uint64_t offset,
+                             const ConvId& dedup, const BatchLocation& loc) {
+  WB_ASSERT(loc.segment_base == tail_base_);
+  DirEntry* e = directory_.FindOrInsert(id);
+  e->last_seq = seq;
+  e->last_ts = ts;
+  TailConv& t = tail_[id];
+  if (t.refs.empty()) t.first_seq = seq;
+  if (t.refs.empty() || t.refs.back().position != loc.position) {
+    t.refs.push_back({seq, static_cast<uint32_t>(loc.position), loc.size});
+    ++tail_refs_;
+  }
+  t.last_seq = seq;
+  t.last_ts = ts;
+  max_ts_ = std::max(max_ts_, ts);
+  if (!dedup.empty()) AddDedup(dedup, seq, ts, offset);
+}
+
+void ConvState::AddDedup(const ConvId& dedup, uint64_t seq, uint64_t ts, uint64_t offset) {
+  if (auto [it, inserted] = dedup_map_.try_emplace(dedup, DedupValue{seq, ts, offset}); !inserted) {
+    it->second = {seq, ts, offset};  // an expired id used again: the newest wins
+  }
+  dedup_fifo_.push_back({dedup, seq, ts, offset});
+}
+
+void ConvState::ExpireDedup(uint64_t now_us) {
+  const uint64_t window_us = options_.dedup_window_ms * 1000;
+  while (!dedup_fifo_.empty() && (dedup_fifo_.size() > options_.dedup_max_entries ||
+                                  dedup_fifo_.front().ts + window_us < now_us)) {
+    const cix::DedupEntry& old = dedup_fifo_.front();
+    if (auto it = dedup_map_.find(old.id); it != dedup_map_.end() && it->second.offset == old.offset) {
+      dedup_map_.erase(it);
+    }
+    dedup_fifo_.pop_front();
+  }
+  dedup_count_.store(dedup_fifo_.size(), std::memory_order_relaxed);
+}
+
+// ---- sealing ----
+
+Status ConvState::OnSeal(PartitionLog* /*log*/, uint64_t segment_base, uint64_t next_offset) {
+  WB_ASSERT(pending_.empty() && segment_base == tail_base_);
+  return SealTail(next_offset, /*lock=*/true);
+}
+
+Status ConvState::SealTail(uint64_t next_offset, bool lock) {
+  const uint32_t ordinal = next_ordinal_;
+  std::vector<std::pair<ConvId, TailConv*>> convs;
+  convs.reserve(tail_.size());
+  for (auto& [id, t] : tail_) convs.emplace_back(id, &t);
+  std::sort(convs.begin(), convs.end(),
+            [](const auto& a, const auto& b) { return a.first < b.first; });
+
+  std::string buf(cix::kHeaderSize, '\0');
+  buf.reserve(cix::kHeaderSize + tail_.size() * cix::kRunsEntryFixed + tail_refs_ * cix::kRefSize +
+              directory_.size() * cix::kDirEntrySize + dedup_fifo_.size() * cix::kDedupEntrySize + 64);
+  cix::RunsEntry e;
+  for (auto& [id, t] : convs) {
+    const DirEntry* d = directory_.Find(id);
+    WB_ASSERT(d != nullptr);
+    e.id = id;
+    e.first_seq = t->first_seq;
+    e.last_seq = t->last_seq;
+    e.last_ts = t->last_ts;
+    e.prev_ordinal = d->ordinal;
+    e.prev_pos8 = d->entry_pos8;
+    e.refs = t->refs;
+    t->sealed_pos8 = static_cast<uint32_t>(buf.size() / 8);
+    cix::AppendRunsEntry(e, &buf);
+  }
+  cix::Header h;
+  h.partition = options_.partition;
+  h.ordinal = ordinal;
+  h.segment_base = tail_base_;
+  h.segment_next = next_offset;
+  h.runs_bytes = buf.size() - cix::kHeaderSize;
+  h.dir_count = directory_.size();
+  size_t start = buf.size();
+  directory_.ForEach([&](const DirEntry& d) {
+    if (auto it = tail_.find(d.id); it != tail_.end()) {
+      DirEntry copy = d;
+      copy.ordinal = ordinal;
+      copy.entry_pos8 = it->second.sealed_pos8;
+      cix::AppendDirEntry(copy, &buf);
+    } else {
+      cix::AppendDirEntry(d, &buf);
+    }
+  });
+  cix::AppendSectionChecksum(start, &buf);
+  ExpireDedup(clock_->WallMicros());
+  h.dedup_count = dedup_fifo_.size();
+  start = buf.size();
+  for (const cix::DedupEntry& d : dedup_fifo_) cix::AppendDedupEntry(d, &buf);
+  cix::AppendSectionChecksum(start, &buf);
+  std::string header;
+  cix::EncodeHeader(h, &header);
+  buf.replace(0, cix::kHeaderSize, header);
+  WB_ASSERT(buf.size() == h.file_size());
+
+  // Atomic write: temp file, fsync, rename (the roll syncs the directory).
+  const std::string path = layout::CixPath(dir_, tail_base_);
+  const std::string tmp = layout::TempPath(path);
+  io::OpenOptions create;
+  create.create = true;
+  create.truncate = true;
+  {
+    WB_ASSIGN_OR_RETURN(auto f, fs_->Open(tmp, create));
+    io::IoOp ops[2] = {io::IoOp::Write(f.get(), 0, AsBytes(buf)), io::IoOp::Sync(f.get())};
+    WB_RETURN_IF_ERROR(fs_->Submit(ops).WithContext("writing " + tmp));
+    WB_RETURN_IF_ERROR(f->Close());
+  }
+  WB_RETURN_IF_ERROR(fs_->Rename(tmp, path));
+  io::OpenOptions ro;
+  ro.read_only = true;
+  auto handle = std::make_shared<CixHandle>();
+  handle->segment_base = tail_base_;
+  handle->ordinal = ordinal;
+  handle->size = buf.size();
+  WB_ASSIGN_OR_RETURN(handle->file, fs_->Open(path, ro));
+
+  std::unique_lock<std::shared_mutex> guard(mu_, std::defer_lock);
+  if (lock) guard.lock();
+  for (auto& [id, t] : convs) {
+    DirEntry* d = directory_.Find(id);
+    d->ordinal = ordinal;
+    d->entry_pos8 = t->sealed_pos8;
+  }
+  tail_.clear();
+  tail_refs_ = 0;
+  tail_base_ = next_offset;
+  cix_[ordinal] = std::move(handle);
+  next_ordinal_ = ordinal + 1;
+  return Status::Ok();
+}
+
+// ---- recovery ----
+
+void ConvState::ResetLocked() {
+  directory_.Clear();
+  tail_.clear();
+  tail_refs_ = 0;
+  cix_.clear();
+  next_ordinal_ = 0;
+  ++generation_;
+  pending_.clear();
+  pending_last_.clear();
+  pending_dedup_.clear();
+  dedup_fifo_.clear();
+  dedup_map_.clear();
+  dedup_count_.store(0);
+  max_ts_ = 0;
+}
+
+Status ConvState::LoadSnapshot(const CixHandle& h, const cix::Header& header) {
+  WB_ASSIGN_OR_RETURN(std::string bytes,
+                      ReadRange(h.file.get(), header.dir_offset(), header.file_size() - header.dir_offset()));
+  if (bytes.size() != header.file_size() - header.dir_offset()) {
+    return Status::Corruption("conversation index is truncated");
+  }
+  std::span<const std::byte> in = AsBytes(bytes);
+  directory_.Reserve(header.dir_count);
+  Status s = cix::DecodeDirSection(in, header.dir_count, [&](const DirEntry& e) {
+    *directory_.FindOrInsert(e.id) = e;
+    max_ts_ = std::max(max_ts_, e.last_ts);
+  });
+  WB_RETURN_IF_ERROR(s);
+  const uint64_t now = clock_->WallMicros();
+  return cix::DecodeDedupSection(in.subspan(header.dedup_offset() - header.dir_offset()),
+                                 header.dedup_count, [&](const cix::DedupEntry& d) {
+                                   if (d.ts + options_.dedup_window_ms * 1000 >= now) {
+                                     AddDedup(d.id, d.seq, d.ts, d.offset);
+                                   }
+                                 });
+}
+
+Status ConvState::Recover(PartitionLog* log) {
+  std::unique_lock lock(mu_);
+  ResetLocked();
+  const std::vector<PartitionLog::SegmentInfo> segs = log->segments();
+  WB_ASSERT(!segs.empty());
+  std::map<uint64_t, const PartitionLog::SegmentInfo*> sealed;
+  for (const auto& s : segs) {
+    if (s.sealed) sealed[s.base] = &s;
+  }
+  // Valid index files of sealed segments; anything else is stale and removed.
+  struct Found {
+    cix::Header header;
+    std::shared_ptr<CixHandle> handle;
+  };
+  std::map<uint64_t, Found> found;
+  WB_ASSIGN_OR_RETURN(auto names, fs_->List(dir_));
+  for (const std::string& name : names) {
+    auto base = layout::ParseCixName(name);
+    if (!base) continue;
+    const std::string path = dir_ + "/" + name;
+    io::OpenOptions ro;
+    ro.read_only = true;
+    Status why;
+    Found f;
+    f.handle = std::make_shared<CixHandle>();
+    auto file = fs_->Open(path, ro);
+    if (!file.ok()) return file.status();
+    f.handle->file = std::move(*file);
+    WB_ASSIGN_OR_RETURN(std::string head, ReadRange(f.handle->file.get(), 0, cix::kHeaderSize));
+    WB_ASSIGN_OR_RETURN(uint64_t size, f.handle->file->Size());
+    why = cix::DecodeHeader(AsBytes(head), &f.header);
+    auto it = sealed.find(*base);
+    if (why.ok() && it == sealed.end()) why = Status::FailedPrecondition("its segment is not sealed");
+    if (why.ok() && (f.header.partition != options_.partition || f.header.segment_base != *base ||
+                     f.header.segment_next != it->second->next_offset || f.header.file_size() != size)) {
+      why = Status::Corruption("it does not match its segment");
+    }
+    if (!why.ok()) {
+      WB_LOG(kWarn, "conversation_index_dropped").Kv("path", path).Kv("reason", why.ToString());
+      f.handle->file.reset();
+      WB_RETURN_IF_ERROR(fs_->Remove(path));
+      continue;
+    }
+    f.handle->segment_base = *base;
+    f.handle->ordinal = f.header.ordinal;
+    f.handle->size = size;
+    found.emplace(*base, std::move(f));
+  }
+  // The snapshot comes from the newest index such that every older sealed
+  // segment has one too (with increasing ordinals); the rest is rescanned.
+  const Found* snapshot = nullptr;
+  for (const auto& [base, info] : sealed) {
+    auto it = found.find(base);
+    if (it == found.end()) break;
+    if (snapshot != nullptr && it->second.header.ordinal <= snapshot->header.ordinal) break;
+    snapshot = &it->second;
+  }
+  uint64_t scan_from = segs.front().base;
+  if (snapshot != nullptr) {
+    Status s = LoadSnapshot(*snapshot->handle, snapshot->header);
+    if (!s.ok()) {
+      // A damaged snapshot: start over from the log (its index is rewritten).
+      WB_LOG(kWarn, "conversation_snapshot_damaged")
+          .Kv("dir", dir_)
+          .Kv("segment", snapshot->header.segment_base)
+          .Kv("error", s.ToString());
+      directory_.Clear();
+      dedup_fifo_.clear();
+      dedup_map_.clear();
+      max_ts_ = 0;
+      snapshot = nullptr;
+    }
+  }
+  if (snapshot != nullptr) {
+    for (const auto& [base, f] : found) {
+      if (base > snapshot->header.segment_base) break;
+      cix_[f.header.ordinal] = f.handle;
+    }
+    next_ordinal_ = snapshot->header.ordinal + 1;
+    scan_from = snapshot->header.segment_next;
+  }
+  tail_base_ = scan_from;
+  // Rescan what the snapshot does not cover: sealed segments without an index
+  // (they get one) and the unsealed tail.
+  uint64_t records = 0;
+  Status s = log->ForEachBatch(scan_from, [&](const BatchLocation& loc, const DecodedBatch& batch) {
+    if (loc.segment_base != tail_base_) WB_RETURN_IF_ERROR(SealTail(loc.segment_base, false));
+    for (const RecordView& r : batch.records) {
+      const ConvId id = MakeConvId(r.tenant, r.conversation);
+      const DirEntry* e = directory_.Find(id);
+      const uint64_t expect = (e != nullptr ? e->last_seq : 0) + 1;
+      if (r.seq != expect) {
+        return Status::Corruption(dir_ + ": record at offset " + std::to_string(r.offset) + " has seq " +
+                                  std::to_string(r.seq) + " but its conversation expects " +
+                                  std::to_string(expect));
+      }
+      ApplyDurable(id, r.seq, r.timestamp_us, r.offset,
+                   r.client_id.empty() ? ConvId{} : MakeDedupId(id, r.client_id), loc);
+      ++records;
+    }
+    return Status::Ok();
+  });
+  WB_RETURN_IF_ERROR(s);
+  if (tail_base_ != segs.back().base) WB_RETURN_IF_ERROR(SealTail(segs.back().base, false));
+  ExpireDedup(clock_->WallMicros());
+  WB_LOG(kInfo, "conversations_recovered")
+      .Kv("dir", dir_)
+      .Kv("conversations", directory_.size())
+      .Kv("snapshot_segment", snapshot != nullptr ? std::to_string(snapshot->header.segment_base) : "none")
+      .Kv("records_scanned", records)
+      .Kv("dedup_entries", dedup_fifo_.size());
+  return Status::Ok();
+}
+
+Status ConvState::OnTruncate(PartitionLog* log, uint64_t /*offset*/) {
+  // The log now ends at `offset`: rebuilding exactly as at open drops the
+  // index files of segments that are no longer sealed and everything past it.
+  return Recover(log);
+}
+
+// ---- reads ----
+
+Result<std::shared_ptr<const cix::RunsEntry>> ConvState::LoadEntry(
+    const std::shared_ptr<CixHandle>& h, uint32_t pos8, uint64_t generation) {
+  const CacheKey key{options_.partition, kCacheRunsEntry, generation, h->segment_base, pos8};
+  if (auto hit = cache_->Get<cix::RunsEntry>(key)) return hit;
+  const uint64_t pos = uint64_t{pos8} * 8;
+  if (pos + cix::kRunsEntryFixed > h->size) {
+    return Status::Corruption(layout::CixPath(dir_, h->segment_base) + ": entry position " +
+                              std::to_string(pos) + " is past the end");
+  }
+  WB_ASSIGN_OR_RETURN(std::string bytes,
+                      ReadRange(h->file.get(), pos, std::min<uint64_t>(kEntryReadBytes, h->size - pos)));
+  WB_ASSIGN_OR_RETURN(uint32_t n, cix::PeekRefCount(AsBytes(bytes)));
+  if (cix::RunsEntrySize(n) > bytes.size()) {
+    if (pos + cix::RunsEntrySize(n) > h->size) {
+      return Status::Corruption(layout::CixPath(dir_, h->segment_base) + ": entry runs past the end");
+    }
+    WB_ASSIGN_OR_RETURN(bytes, ReadRange(h->file.get(), pos, cix::RunsEntrySize(n)));
+  }
+  auto entry = std::make_shared<cix::RunsEntry>();
+  Status s = cix::DecodeRunsEntry(AsBytes(bytes), entry.get());
+  if (!s.ok()) return s.WithContext(layout::CixPath(dir_, h->segment_base) + " at " + std::to_string(pos));
+  cache_->Insert(key, entry, cix::RunsEntrySize(n));
+  return std::shared_ptr<const cix::RunsEntry>(std::move(entry));
+}
+
+Status ConvState::Plan(const ConvId& id, ReadKind kind, uint64_t seq, size_t n, ReadPlan* plan) {
+  plan->batches.clear();
+  plan->lo = 1;
+  plan->hi = 0;
+  uint32_t ordinal, pos8;
+  {
+    std::shared_lock lock(mu_);
+    plan->generation = generation_;
+    const DirEntry* e = directory_.Find(id);
+    if (e == nullptr) return Status::Ok();
+    const uint64_t last = e->last_seq;
+    uint64_t lo = 1, hi = 0;
+    switch (kind) {
+      case ReadKind::kLatest:
+        hi = last;
+        lo = last > n ? last - n + 1 : 1;
+        break;
+      case ReadKind::kBefore:
+        hi = std::min(seq == 0 ? 0 : seq - 1, last);
+        lo = hi > n ? hi - n + 1 : 1;
+        break;
+      case ReadKind::kAfter:
+        lo = seq + 1;
+        hi = std::min(last, seq + n);
+        break;
+      case ReadKind::kGet:
+        lo = seq == 0 ? 1 : seq;
+        hi = std::min(seq, last);
+        break;
+    }
+    if (lo > hi) return Status::Ok();
+    plan->lo = lo;
+    plan->hi = hi;
+    uint64_t tail_first = UINT64_MAX;
+    if (auto it = tail_.find(id); it != tail_.end()) {
+      const TailConv& t = it->second;
+      tail_first = t.first_seq;
+      for (size_t i = t.refs.size(); i-- > 0;) {
+        const uint64_t first = t.refs[i].first_seq;
+        const uint64_t end = i + 1 < t.refs.size() ? t.refs[i + 1].first_seq - 1 : t.last_seq;
+        if (end < lo) break;
+        if (first <= hi) {
+          plan->batches.push_back({tail_base_, t.refs[i].position, t.refs[i].size, 0, 0});
+        }
+      }
+    }
+    if (lo >= tail_first) return Status::Ok();
+    ordinal = e->ordinal;
+    pos8 = e->entry_pos8;
+  }
+  // Sealed history: follow the chain newest → oldest until `lo` is covered.
+  while (ordinal != kNoOrdinal) {
+    std::shared_ptr<CixHandle> h;
+    {
+      std::shared_lock lock(mu_);
+      if (generation_ != plan->generation) {
+        return Status::Aborted(dir_ + ": the log was truncated during the read");
+      }
+      if (auto it = cix_.find(ordinal); it != cix_.end()) h = it->second;
+    }
+    if (h == nullptr) {
+      return Status::Corruption(dir_ + ": conversation index of sealed segment #" +
+                                std::to_string(ordinal) + " is missing");
+    }
+    WB_ASSIGN_OR_RETURN(auto entry, LoadEntry(h, pos8, plan->generation));
+    if (entry->id != id) {
+      return Status::Corruption(layout::CixPath(dir_, h->segment_base) + ": entry at " +
+                                std::to_string(uint64_t{pos8} * 8) + " belongs to another conversation");
+    }
+    for (size_t i = entry->refs.size(); i-- > 0;) {
+      const uint64_t first = entry->refs[i].first_seq;
+      const uint64_t end = i + 1 < entry->refs.size() ? entry->refs[i + 1].first_seq - 1 : entry->last_seq;
+      if (end < plan->lo) break;
+      if (first <= plan->hi) {
+        plan->batches.push_back({h->segment_base, entry->refs[i].position, entry->refs[i].size, 0, 0});
+      }
+    }
+    if (plan->lo >= entry->first_seq) break;
+    ordinal = entry->prev_ordinal;
+    pos8 = entry->prev_pos8;
+  }
+  return Status::Ok();
+}
+
+bool ConvState::Info(const ConvId& id, uint64_t* last_seq, uint64_t* last_ts) const {
+  std::shared_lock lock(mu_);
+  const DirEntry* e = directory_.Find(id);
+  if (e == nullptr) return false;
+  *last_seq = e->last_seq;
+  *last_ts = e->last_ts;
+  return true;
+}
+
+size_t ConvState::conversations() const {
+  std::shared_lock lock(mu_);
+  return directory_.size();
+}
+
+size_t ConvState::directory_bytes() const {
+  std::shared_lock lock(mu_);
+  return directory_.memory_bytes();
+}
+
+size_t ConvState::tail_bytes() const {
+  std::shared_lock lock(mu_);
+  // unordered_map node (id, TailConv, hash link) + bucket, plus the refs.
+  return tail_.size() * (sizeof(ConvId) + sizeof(TailConv) + 3 * sizeof(void*)) +
+         tail_refs_ * sizeof(cix::BatchRef);
+}
+
+uint64_t ConvState::index_file_bytes() const {
+  std::shared_lock lock(mu_);
+  uint64_t total = 0;
+  for (const auto& [ordinal, h] : cix_) total += h->size;
+  return total;
+}
+
+}  // namespace warbler::engine

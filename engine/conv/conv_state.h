@@ -1,0 +1,155 @@
+// ConvState: the conversation layer of one partition (docs/index.md). It is
+// the partition log's AppendHook — assigning per-conversation seqs, answering
+// retries from the dedup window, indexing what became durable, writing the
+// `.cix` file of each sealed segment, rolling back on failed writes and
+// rebuilding on truncation — and it plans history reads.
+//
+// Thread-safety: the AppendHook methods run on the partition's writer thread
+// (Recover before it starts). Plan/Info/stats may be called from any thread:
+// they take `mu_` shared; the writer takes it exclusively to publish.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <deque>
+#include <map>
+#include <memory>
+#include <shared_mutex>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "base/clock.h"
+#include "engine/cache/block_cache.h"
+#include "engine/conv/cix.h"
+#include "engine/conv/conv_id.h"
+#include "engine/conv/directory.h"
+#include "engine/log/append_hook.h"
+#include "io/file_system.h"
+
+namespace warbler::engine {
+
+struct ConvStateOptions {
+  uint32_t partition = 0;
+  uint64_t dedup_window_ms = 5 * 60 * 1000;
+  size_t dedup_max_entries = 65536;
+  Clock* clock = nullptr;  // nullptr = Clock::Real()
+};
+
+enum class ReadKind : uint8_t { kLatest, kBefore, kAfter, kGet };
+
+// What a read needs: the seq range [lo, hi] (empty when lo > hi) and the
+// batches holding it, newest segment first.
+struct ReadPlan {
+  uint64_t lo = 1;
+  uint64_t hi = 0;
+  uint64_t generation = 0;  // cache generation the locations belong to
+  std::vector<BatchLocation> batches;
+  bool empty() const { return lo > hi; }
+};
+
+// Cache kinds used in BlockCache keys.
+inline constexpr uint32_t kCacheBatch = 0;
+inline constexpr uint32_t kCacheRunsEntry = 1;
+
+class ConvState final : public AppendHook {
+ public:
+  ConvState(io::FileSystem* fs, std::string partition_dir, const ConvStateOptions& options,
+            BlockCache* cache);
+  ~ConvState() override;
+
+  // ---- AppendHook (writer thread) ----
+  Status Recover(PartitionLog* log) override;
+  uint64_t max_timestamp_us() const override { return max_ts_; }
+  bool NeedsDrain(const std::vector<Record>& records) override;
+  void Assign(Record* r, uint64_t offset) override;
+  void OnDurable(std::span<const BatchLocation> batches) override;
+  void OnAbandon(uint64_t offset) override;
+  Status OnSeal(PartitionLog* log, uint64_t segment_base, uint64_t next_offset) override;
+  Status OnTruncate(PartitionLog* log, uint64_t offset) override;
+
+  // ---- reads (any thread) ----
+  // Plans a read of `n` messages (kLatest/kBefore/kAfter) or of one (kGet) around `seq`.
+  Status Plan(const ConvId& id, ReadKind kind, uint64_t seq, size_t n, ReadPlan* plan);
+  // Last seq and timestamp; false if the conversation has no message.
+  bool Info(const ConvId& id, uint64_t* last_seq, uint64_t* last_ts) const;
+
+  size_t conversations() const;
+  size_t directory_bytes() const;
+  size_t tail_bytes() const;
+  size_t dedup_entries() const { return dedup_count_.load(std::memory_order_relaxed); }
+  uint64_t duplicates() const { return duplicates_.load(std::memory_order_relaxed); }
+  uint64_t index_file_bytes() const;
+
+ private:
+  struct TailConv {
+    uint64_t first_seq = 0;
+    uint64_t last_seq = 0;
+    uint64_t last_ts = 0;
+    uint32_t sealed_pos8 = 0;  // scratch while sealing
+    std::vector<cix::BatchRef> refs;
+  };
+  struct CixHandle {
+    uint64_t segment_base = 0;
+    uint32_t ordinal = 0;
+    uint64_t size = 0;
+    std::unique_ptr<io::File> file;
+  };
+  struct Pending {
+    ConvId id;
+    uint64_t seq;
+    uint64_t ts;
+    uint64_t offset;
+    ConvId dedup;  // empty: no client id
+  };
+  struct LastAssigned {
+    uint64_t seq;
+    uint64_t ts;
+  };
+  struct DedupValue {
+    uint64_t seq;
+    uint64_t ts;
+    uint64_t offset;
+  };
+
+  // Applies one durable record (writer thread; caller holds mu_ exclusively).
+  void ApplyDurable(const ConvId& id, uint64_t seq, uint64_t ts, uint64_t offset,
+                    const ConvId& dedup, const BatchLocation& loc);
+  void AddDedup(const ConvId& dedup, uint64_t seq, uint64_t ts, uint64_t offset);
+  void ExpireDedup(uint64_t now_us);
+  // Writes the .cix of the tail segment [tail_base_, next_offset) (no lock
+  // needed: only the writer mutates what it reads), then publishes it.
+  Status SealTail(uint64_t next_offset, bool lock);
+  Status LoadSnapshot(const CixHandle& h, const cix::Header& header);
+  Result<std::shared_ptr<const cix::RunsEntry>> LoadEntry(const std::shared_ptr<CixHandle>& h,
+                                                          uint32_t pos8, uint64_t generation);
+  void ResetLocked();
+
+  io::FileSystem* const fs_;
+  const std::string dir_;
+  const ConvStateOptions options_;
+  Clock* const clock_;
+  BlockCache* const cache_;
+
+  mutable std::shared_mutex mu_;
+  ConvDirectory directory_;
+  std::unordered_map<ConvId, TailConv, ConvIdHash> tail_;
+  uint64_t tail_base_ = 0;
+  size_t tail_refs_ = 0;
+  std::map<uint32_t, std::shared_ptr<CixHandle>> cix_;  // by ordinal
+  uint32_t next_ordinal_ = 0;
+  uint64_t generation_ = 0;
+
+  // ---- writer-thread only ----
+  std::deque<Pending> pending_;
+  std::unordered_map<ConvId, LastAssigned, ConvIdHash> pending_last_;
+  std::unordered_map<ConvId, DedupValue, ConvIdHash> pending_dedup_;
+  std::deque<cix::DedupEntry> dedup_fifo_;
+  std::unordered_map<ConvId, DedupValue, ConvIdHash> dedup_map_;
+  uint64_t max_ts_ = 0;
+
+  std::atomic<size_t> dedup_count_{0};
+  std::atomic<uint64_t> duplicates_{0};
+};
+
+}  // namespace warbler::engine

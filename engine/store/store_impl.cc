@@ -1,0 +1,423 @@
+#include "engine/store/store_impl.h"
+
+#include <algorithm>
+#include <atomic>
+#include <condition_variable>
+#include <mutex>
+
+#include "base/coding.h"
+#include "base/limits.h"
+#include "engine/cache/block_cache.h"
+#include "engine/conv/conv_state.h"
+#include "engine/layout.h"
+#include "engine/log/log.h"
+
+namespace warbler::engine {
+namespace {
+
+constexpr size_t kMaxReadCountCap = 10000;
+constexpr uint64_t kMaxDedupWindowMs = 7ull * 24 * 3600 * 1000;
+constexpr size_t kMaxDedupEntries = 16u << 20;
+
+Status CheckName(std::string_view what, std::string_view v) {
+  if (v.empty() || v.size() > 255) {
+    return Status::InvalidArgument(std::string(what) + " must be 1..255 bytes (got " +
+                                   std::to_string(v.size()) + ")");
+  }
+  return Status::Ok();
+}
+
+Status CheckConversation(const ConversationRef& c) {
+  WB_RETURN_IF_ERROR(CheckName("tenant", c.tenant));
+  return CheckName("conversation", c.conversation);
+}
+
+// Blocking wait for one callback; lives on the caller's stack.
+template <typename T>
+struct Waiter {
+  std::mutex mu;
+  std::condition_variable cv;
+  bool done = false;
+  Status status;
+  T value{};
+
+  void Set(const Status& s, T v) {
+    std::lock_guard lock(mu);
+    status = s;
+    value = std::move(v);
+    done = true;
+    cv.notify_one();
+  }
+  Result<T> Wait() {
+    std::unique_lock lock(mu);
+    cv.wait(lock, [this] { return done; });
+    if (!status.ok()) return status;
+    return std::move(value);
+  }
+};
+
+AppendAck AckOf(const Record& r, uint32_t partition) {
+  return AppendAck{r.seq, r.timestamp_us, r.offset, partition, r.duplicate};
+}
+
+class StoreImpl final : public Store {
+ public:
+  StoreImpl(const StoreOptions& options, std::unique_ptr<io::FileSystem> owned_fs,
+            io::FileSystem* fs)
+      : options_(options),
+        owned_fs_(std::move(owned_fs)),
+        fs_(fs),
+        cache_(options.block_cache_bytes) {}
+
+  ~StoreImpl() override { (void)Close(); }
+
+  Status Init(const std::string& dir, const StoreInternals& internals) {
+    LogOpenOptions lo;
+    lo.partitions = options_.partitions;
+    lo.create_if_missing = options_.create_if_missing;
+    lo.log.segment_bytes = options_.segment_bytes;
+    lo.log.durability = options_.durability == DurabilityMode::kSync       ? Durability::kSync
+                        : options_.durability == DurabilityMode::kInterval ? Durability::kInterval
+                                                                           : Durability::kNone;
+    lo.log.sync_interval_ms = options_.sync_interval_ms;
+    lo.log.queue_capacity = options_.queue_capacity;
+    lo.log.batch.compress = options_.compress;
+    lo.log.batch.zstd_level = options_.zstd_level;
+    lo.log.linger_us = internals.linger_us;
+    lo.log.max_inflight_groups = internals.max_inflight_groups;
+    lo.log.clock = internals.clock;
+    // The partition count of an existing store wins; states are made lazily per partition.
+    lo.hook_for = [this, dir, internals](uint32_t p) {
+      ConvStateOptions co;
+      co.partition = p;
+      co.dedup_window_ms = options_.dedup_window_ms;
+      co.dedup_max_entries = options_.dedup_max_entries;
+      co.clock = internals.clock;
+      states_.push_back(std::make_unique<ConvState>(fs_, layout::PartitionDir(dir, p), co, &cache_));
+      return states_.back().get();
+    };
+    WB_ASSIGN_OR_RETURN(log_, Log::Open(fs_, dir, lo));
+    return Status::Ok();
+  }
+
+  Status Close() override {
+    std::lock_guard lock(close_mu_);
+    if (log_ == nullptr) return Status::Ok();
+    Status s = log_->Close();
+    closed_.store(true);
+    return s;
+  }
+
+  Status AppendAsync(const AppendRequest& req, AppendCallback done) override {
+    WB_RETURN_IF_ERROR(CheckOpen());
+    WB_RETURN_IF_ERROR(Validate(req));
+    const uint32_t p = PartitionOf(MakeConvId(req.conversation.tenant, req.conversation.conversation),
+                                   log_->partition_count());
+    std::vector<Record> records(1);
+    Fill(req, &records[0]);
+    return log_->partition(p)->AppendAsync(
+        std::move(records), [p, done = std::move(done)](const Status& s, const AppendResult& r) {
+          if (!s.ok()) {
+            done(s, AppendAck{});
+          } else {
+            done(s, AckOf((*r.records)[0], p));
+          }
+        });
+  }
+
+  Result<AppendAck> Append(const AppendRequest& req) override {
+    Waiter<AppendAck> w;
+    WB_RETURN_IF_ERROR(AppendAsync(req, [&w](const Status& s, const AppendAck& a) { w.Set(s, a); }));
+    return w.Wait();
+  }
+
+  Status AppendBatchAsync(std::span<const AppendRequest> requests, BatchCallback done) override {
+    WB_RETURN_IF_ERROR(CheckOpen());
+    if (requests.empty()) return Status::InvalidArgument("append batch of zero messages");
+    if (requests.size() > limits::kMaxRecordsPerBatch) {
+      return Status::InvalidArgument("append batch of more than 65535 messages");
+    }
+    const uint32_t parts = log_->partition_count();
+    std::vector<std::vector<size_t>> index(parts);  // request positions per partition
+    for (size_t i = 0; i < requests.size(); ++i) {
+      WB_RETURN_IF_ERROR(Validate(requests[i]));
+      const AppendRequest& r = requests[i];
+      index[PartitionOf(MakeConvId(r.conversation.tenant, r.conversation.conversation), parts)].push_back(i);
+    }
+    struct Shared {
+      std::mutex mu;
+      std::vector<AppendAck> acks;
+      Status status;
+      size_t remaining = 0;
+      BatchCallback done;
+    };
+    auto shared = std::make_shared<Shared>();
+    shared->acks.resize(requests.size());
+    shared->done = std::move(done);
+    for (uint32_t p = 0; p < parts; ++p) shared->remaining += index[p].empty() ? 0 : 1;
+    // Partitions are queued one by one; if one refuses (queue full), those
+    // already queued still complete and the caller hears the first error once.
+    const size_t queued_parts = shared->remaining;
+    size_t queued = 0;
+    for (uint32_t p = 0; p < parts; ++p) {
+      if (index[p].empty()) continue;
+      std::vector<Record> records(index[p].size());
+      for (size_t k = 0; k < index[p].size(); ++k) Fill(requests[index[p][k]], &records[k]);
+      Status s = log_->partition(p)->AppendAsync(
+          std::move(records), [p, shared, pos = index[p]](const Status& st, const AppendResult& r) {
+            BatchCallback cb;
+            {
+              std::lock_guard lock(shared->mu);
+              if (!st.ok() && shared->status.ok()) shared->status = st;
+              if (st.ok()) {
+                for (size_t k = 0; k < pos.size(); ++k) shared->acks[pos[k]] = AckOf((*r.records)[k], p);
+              }
+              if (--shared->remaining == 0) cb = std::move(shared->done);
+            }
+            if (cb) cb(shared->status, shared->status.ok() ? std::move(shared->acks) : std::vector<AppendAck>{});
+          });
+      if (!s.ok()) {
+        if (queued == 0) return s;  // nothing queued: an immediate error, done never runs
+        BatchCallback cb;
+        {
+          std::lock_guard lock(shared->mu);
+          if (shared->status.ok()) shared->status = s;
+          shared->remaining -= queued_parts - queued;
+          if (shared->remaining == 0) cb = std::move(shared->done);
+        }
+        if (cb) cb(shared->status, {});
+        return Status::Ok();
+      }
+      ++queued;
+    }
+    return Status::Ok();
+  }
+
+  Result<std::vector<AppendAck>> AppendBatch(std::span<const AppendRequest> requests) override {
+    Waiter<std::vector<AppendAck>> w;
+    WB_RETURN_IF_ERROR(AppendBatchAsync(
+        requests, [&w](const Status& s, std::vector<AppendAck> acks) { w.Set(s, std::move(acks)); }));
+    return w.Wait();
+  }
+
+  Result<std::vector<Message>> Latest(ConversationRef c, size_t n) override {
+    return Read(c, ReadKind::kLatest, 0, n);
+  }
+  Result<std::vector<Message>> Before(ConversationRef c, uint64_t seq, size_t n) override {
+    return Read(c, ReadKind::kBefore, seq, n);
+  }
+  Result<std::vector<Message>> After(ConversationRef c, uint64_t seq, size_t n) override {
+    return Read(c, ReadKind::kAfter, seq, n);
+  }
+  Result<Message> Get(ConversationRef c, uint64_t seq) override {
+    WB_ASSIGN_OR_RETURN(auto msgs, Read(c, ReadKind::kGet, seq, 1));
+    if (msgs.empty()) return Status::NotFound("no message " + std::to_string(seq) + " in the conversation");
+    return std::move(msgs[0]);
+  }
+
+  Result<ConversationInfo> Info(ConversationRef c) override {
+    WB_RETURN_IF_ERROR(CheckOpen());
+    WB_RETURN_IF_ERROR(CheckConversation(c));
+    const ConvId id = MakeConvId(c.tenant, c.conversation);
+    ConversationInfo info;
+    if (states_[PartitionOf(id, log_->partition_count())]->Info(id, &info.last_seq, &info.last_timestamp_us)) {
+      info.count = info.last_seq;
+    }
+    return info;
+  }
+
+  Log* log() { return log_.get(); }
+
+  StoreStats Stats() override {
+    StoreStats st;
+    if (closed_.load()) return st;
+    for (uint32_t p = 0; p < log_->partition_count(); ++p) {
+      const ConvState& cs = *states_[p];
+      st.conversations += cs.conversations();
+      st.directory_bytes += cs.directory_bytes();
+      st.tail_index_bytes += cs.tail_bytes();
+      st.dedup_entries += cs.dedup_entries();
+      st.duplicates += cs.duplicates();
+      st.bytes_on_disk += cs.index_file_bytes();
+      PartitionLog* part = log_->partition(p);
+      st.appends += part->metrics().appends.load();
+      for (const auto& seg : part->segments()) st.bytes_on_disk += seg.data_end;
+    }
+    st.cache_hits = cache_.hits();
+    st.cache_misses = cache_.misses();
+    st.cache_bytes = cache_.bytes();
+    return st;
+  }
+
+ private:
+  Status CheckOpen() const {
+    if (closed_.load()) return Status::Unavailable("the store is closed");
+    return Status::Ok();
+  }
+
+  Status Validate(const AppendRequest& r) const {
+    WB_RETURN_IF_ERROR(CheckConversation(r.conversation));
+    if (r.body.size() > options_.max_body_bytes) {
+      return Status::InvalidArgument("body of " + std::to_string(r.body.size()) +
+                                     " bytes exceeds max_body_bytes (" +
+                                     std::to_string(options_.max_body_bytes) + ")");
+    }
+    if (r.sender.size() > options_.max_sender_bytes) {
+      return Status::InvalidArgument("sender of " + std::to_string(r.sender.size()) +
+                                     " bytes exceeds max_sender_bytes (" +
+                                     std::to_string(options_.max_sender_bytes) + ")");
+    }
+    if (r.client_id.size() > options_.max_client_id_bytes) {
+      return Status::InvalidArgument("client message id of " + std::to_string(r.client_id.size()) +
+                                     " bytes exceeds max_client_id_bytes (" +
+                                     std::to_string(options_.max_client_id_bytes) + ")");
+    }
+    return Status::Ok();
+  }
+
+  static void Fill(const AppendRequest& req, Record* r) {
+    r->tenant.assign(req.conversation.tenant);
+    r->conversation.assign(req.conversation.conversation);
+    r->sender.assign(req.sender);
+    r->body.assign(req.body);
+    r->client_id.assign(req.client_id);
+  }
+
+  Result<std::vector<Message>> Read(ConversationRef c, ReadKind kind, uint64_t seq, size_t n) {
+    WB_RETURN_IF_ERROR(CheckOpen());
+    WB_RETURN_IF_ERROR(CheckConversation(c));
+    if (n == 0 || n > options_.max_read_count) {
+      return Status::InvalidArgument("n = " + std::to_string(n) + " is outside 1..max_read_count (" +
+                                     std::to_string(options_.max_read_count) + ")");
+    }
+    const ConvId id = MakeConvId(c.tenant, c.conversation);
+    const uint32_t p = PartitionOf(id, log_->partition_count());
+    ReadPlan plan;
+    WB_RETURN_IF_ERROR(states_[p]->Plan(id, kind, seq, n, &plan));
+    std::vector<Message> out;
+    if (plan.empty()) return out;
+    // Cached batches first; every miss is read in one batched submission.
+    std::vector<std::shared_ptr<const DecodedBatch>> batches(plan.batches.size());
+    std::vector<BatchLocation> missing;
+    std::vector<size_t> missing_at;
+    for (size_t i = 0; i < plan.batches.size(); ++i) {
+      const BatchLocation& loc = plan.batches[i];
+      batches[i] = cache_.Get<DecodedBatch>({p, kCacheBatch, plan.generation, loc.segment_base, loc.position});
+      if (batches[i] == nullptr) {
+        missing.push_back(loc);
+        missing_at.push_back(i);
+      }
+    }
+    if (!missing.empty()) {
+      std::vector<std::string> raw;
+      WB_RETURN_IF_ERROR(log_->partition(p)->ReadBatchesAt(missing, &raw));
+      for (size_t k = 0; k < missing.size(); ++k) {
+        auto decoded = DecodeBatch(AsBytes(raw[k]));
+        if (!decoded.ok()) {
+          return decoded.status().WithContext(layout::SegmentPath(log_->partition(p)->dir(), missing[k].segment_base) +
+                                              " at position " + std::to_string(missing[k].position));
+        }
+        auto shared = std::make_shared<const DecodedBatch>(std::move(*decoded));
+        cache_.Insert({p, kCacheBatch, plan.generation, missing[k].segment_base, missing[k].position}, shared,
+                      shared->plain->size() + shared->records.size() * sizeof(RecordView));
+        batches[missing_at[k]] = std::move(shared);
+      }
+    }
+    out.reserve(plan.hi - plan.lo + 1);
+    for (const auto& b : batches) {
+      for (const RecordView& r : b->records) {
+        if (r.seq < plan.lo || r.seq > plan.hi || r.conversation != c.conversation || r.tenant != c.tenant) {
+          continue;
+        }
+        Message m;
+        m.seq = r.seq;
+        m.timestamp_us = r.timestamp_us;
+        m.offset = r.offset;
+        m.sender.assign(r.sender);
+        m.client_id.assign(r.client_id);
+        m.body.assign(r.body);
+        out.push_back(std::move(m));
+      }
+    }
+    std::sort(out.begin(), out.end(), [](const Message& a, const Message& b) { return a.seq < b.seq; });
+    if (out.size() != plan.hi - plan.lo + 1) {
+      return Status::Corruption("partition " + std::to_string(p) + ": the conversation index promises seqs " +
+                                std::to_string(plan.lo) + ".." + std::to_string(plan.hi) + " but the log holds " +
+                                std::to_string(out.size()) + " of them");
+    }
+    return out;
+  }
+
+  const StoreOptions options_;
+  std::unique_ptr<io::FileSystem> owned_fs_;
+  io::FileSystem* const fs_;
+  BlockCache cache_;
+  std::vector<std::unique_ptr<ConvState>> states_;  // outlive log_ (hooks)
+  std::unique_ptr<Log> log_;
+  std::mutex close_mu_;
+  std::atomic<bool> closed_{false};
+};
+
+}  // namespace
+
+Status ValidateStoreOptions(const StoreOptions& o) {
+  if (o.partitions < 1 || o.partitions > limits::kMaxPartitions) {
+    return Status::InvalidArgument("partitions must be within 1..1024");
+  }
+  if (o.max_body_bytes > limits::kMaxBodyBytes) {
+    return Status::InvalidArgument("max_body_bytes may not exceed the hard cap of 1 MiB");
+  }
+  if (o.max_sender_bytes > limits::kMaxSenderBytes) {
+    return Status::InvalidArgument("max_sender_bytes may not exceed the hard cap of 255");
+  }
+  if (o.max_client_id_bytes > limits::kMaxClientMessageIdBytes) {
+    return Status::InvalidArgument("max_client_id_bytes may not exceed the hard cap of 64");
+  }
+  if (o.max_read_count < 1 || o.max_read_count > kMaxReadCountCap) {
+    return Status::InvalidArgument("max_read_count must be within 1..10000");
+  }
+  if (o.dedup_window_ms < 1000 || o.dedup_window_ms > kMaxDedupWindowMs) {
+    return Status::InvalidArgument("dedup_window_ms must be within 1 s .. 7 days");
+  }
+  if (o.dedup_max_entries < 1 || o.dedup_max_entries > kMaxDedupEntries) {
+    return Status::InvalidArgument("dedup_max_entries must be within 1..16777216");
+  }
+  return Status::Ok();
+}
+
+Status TruncatePartition(Store* store, uint32_t partition, uint64_t offset) {
+  Log* log = static_cast<StoreImpl*>(store)->log();
+  if (partition >= log->partition_count()) return Status::InvalidArgument("no such partition");
+  return log->partition(partition)->TruncateSuffix(offset);
+}
+
+uint64_t PartitionNextOffset(Store* store, uint32_t partition) {
+  return static_cast<StoreImpl*>(store)->log()->partition(partition)->next_offset();
+}
+
+Result<std::unique_ptr<Store>> OpenStore(const StoreOptions& options, const std::string& dir,
+                                         const StoreInternals& internals) {
+  WB_RETURN_IF_ERROR(ValidateStoreOptions(options));
+  std::unique_ptr<io::FileSystem> owned;
+  io::FileSystem* fs = internals.fs;
+  if (fs == nullptr) {
+    const io::Backend b = options.io == IoBackend::kUring   ? io::Backend::kUring
+                          : options.io == IoBackend::kPosix ? io::Backend::kPosix
+                                                            : io::Backend::kAuto;
+    WB_ASSIGN_OR_RETURN(owned, io::NewDefaultFileSystem(b));
+    fs = owned.get();
+  }
+  auto store = std::make_unique<StoreImpl>(options, std::move(owned), fs);
+  WB_RETURN_IF_ERROR(store->Init(dir, internals));
+  return std::unique_ptr<Store>(std::move(store));
+}
+
+}  // namespace warbler::engine
+
+namespace warbler {
+
+Result<std::unique_ptr<Store>> Store::Open(const StoreOptions& options, const std::string& dir) {
+  return engine::OpenStore(options, dir, {});
+}
+
+}  // namespace warbler

@@ -1,0 +1,53 @@
+// Options of the public Store API, with their defaults and ranges. Every limit
+// here is documented in docs/index.md and checked by Store::Open.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+
+namespace warbler {
+
+enum class DurabilityMode : uint8_t {
+  kSync,      // default: acknowledged after fdatasync
+  kInterval,  // acknowledged after write; fdatasync at least every sync_interval_ms
+  kNone,      // acknowledged after write; fdatasync at seal and close only
+};
+
+enum class IoBackend : uint8_t {
+  kAuto,   // io_uring if the kernel allows it, otherwise POSIX (WARBLER_IO overrides)
+  kUring,
+  kPosix,
+};
+
+struct StoreOptions {
+  // ---- layout (fixed when the store is created) ----
+  uint32_t partitions = 4;            // 1 .. 1024
+  bool create_if_missing = true;
+
+  // ---- log ----
+  uint64_t segment_bytes = 256ull << 20;  // 1 MiB .. 4 GiB
+  DurabilityMode durability = DurabilityMode::kSync;
+  uint32_t sync_interval_ms = 10;         // kInterval only; 1 .. 60000
+  bool compress = true;                   // zstd per batch
+  int zstd_level = 1;
+  size_t queue_capacity = 65536;          // pending appends per partition
+  IoBackend io = IoBackend::kAuto;
+
+  // ---- message limits (InvalidArgument naming the limit when broken) ----
+  size_t max_body_bytes = 64u << 10;     // hard cap 1 MiB
+  size_t max_sender_bytes = 255;         // hard cap 255
+  size_t max_client_id_bytes = 64;       // hard cap 64
+  size_t max_read_count = 1000;          // n per Latest/Before/After; hard cap 10,000
+
+  // ---- idempotency ----
+  // A client id is remembered for this long after its message was written...
+  uint64_t dedup_window_ms = 5 * 60 * 1000;  // 1 s .. 7 days
+  // ...and at most this many client ids per partition (oldest forgotten first).
+  size_t dedup_max_entries = 65536;          // 1 .. 16 Mi
+
+  // ---- caches ----
+  // Decoded batches kept for reads, bytes across the store (0 disables).
+  size_t block_cache_bytes = 64u << 20;
+};
+
+}  // namespace warbler

@@ -1,0 +1,73 @@
+// Store: Warbler's embedded message store — conversations, per-conversation
+// sequence numbers, idempotent appends and history reads over the durable
+// partitioned log. See docs/index.md for the design and every limit.
+//
+// Thread-safety: every method may be called from any thread concurrently.
+// Consistency: a read sees every message whose append was acknowledged
+// before the read started, and never a message that is not yet durable.
+#pragma once
+
+#include <functional>
+#include <memory>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "warbler/options.h"
+#include "warbler/status.h"
+#include "warbler/types.h"
+
+namespace warbler {
+
+struct StoreStats {
+  uint64_t conversations = 0;        // conversations known
+  uint64_t appends = 0;              // messages acknowledged since open
+  uint64_t duplicates = 0;           // retries answered from the dedup window
+  uint64_t cache_hits = 0;           // block cache
+  uint64_t cache_misses = 0;
+  uint64_t cache_bytes = 0;
+  uint64_t directory_bytes = 0;      // resident bytes of the conversation directory
+  uint64_t tail_index_bytes = 0;     // resident bytes indexing the unsealed segments
+  uint64_t dedup_entries = 0;
+  uint64_t bytes_on_disk = 0;        // segments + index files
+};
+
+class Store {
+ public:
+  using AppendCallback = std::function<void(const Status&, const AppendAck&)>;
+  using BatchCallback = std::function<void(const Status&, std::vector<AppendAck>)>;
+
+  // Opens (or creates) the store in `dir`. Busy if another process has it open.
+  static Result<std::unique_ptr<Store>> Open(const StoreOptions& options, const std::string& dir);
+
+  virtual ~Store() = default;
+  // Completes queued appends, makes everything durable and releases the
+  // directory. Later calls fail with Unavailable. Idempotent.
+  virtual Status Close() = 0;
+
+  // Appends one message and returns once it is durable (per DurabilityMode).
+  virtual Result<AppendAck> Append(const AppendRequest& request) = 0;
+  // Queues one message; `done` runs (on an internal thread; keep it short)
+  // once it is durable or failed. Immediate errors are returned and `done` is
+  // never called: InvalidArgument, ResourceExhausted (queue full), Unavailable.
+  virtual Status AppendAsync(const AppendRequest& request, AppendCallback done) = 0;
+  // Appends many messages (any conversations); acks are in request order.
+  // Messages of one partition are written atomically together.
+  virtual Result<std::vector<AppendAck>> AppendBatch(std::span<const AppendRequest> requests) = 0;
+  virtual Status AppendBatchAsync(std::span<const AppendRequest> requests, BatchCallback done) = 0;
+
+  // The newest n messages, oldest first.
+  virtual Result<std::vector<Message>> Latest(ConversationRef c, size_t n) = 0;
+  // Up to n messages with seq < `seq`, the newest of them, oldest first (paging back).
+  virtual Result<std::vector<Message>> Before(ConversationRef c, uint64_t seq, size_t n) = 0;
+  // Up to n messages with seq > `seq`, the oldest of them, oldest first (syncing).
+  virtual Result<std::vector<Message>> After(ConversationRef c, uint64_t seq, size_t n) = 0;
+  // One message; NotFound if there is none with that seq.
+  virtual Result<Message> Get(ConversationRef c, uint64_t seq) = 0;
+  // Last seq, count and last timestamp; zeros for an unknown conversation.
+  virtual Result<ConversationInfo> Info(ConversationRef c) = 0;
+
+  virtual StoreStats Stats() = 0;
+};
+
+}  // namespace warbler

@@ -1,0 +1,313 @@
+// Store API tests (include/warbler/store.h) on the in-memory and fault file
+// systems: sequencing, reads of every kind, idempotency, limits, reopen,
+// sealed-segment index files and truncation rollback.
+#include <gtest/gtest.h>
+
+#include <map>
+#include <string>
+
+#include "base/clock.h"
+#include "engine/store/store_impl.h"
+#include "io/mem_fs.h"
+
+namespace warbler::engine {
+namespace {
+
+// Bytes zstd cannot shrink, so small segments really fill up and roll.
+std::string Incompressible(size_t n) {
+  std::string s(n, '\0');
+  uint64_t x = 0x9E3779B97F4A7C15ull;
+  for (char& c : s) {
+    x ^= x << 13;
+    x ^= x >> 7;
+    x ^= x << 17;
+    c = static_cast<char>(x);
+  }
+  return s;
+}
+
+class StoreTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    fs_ = io::NewMemFileSystem();
+    options_.segment_bytes = 1u << 20;
+    options_.partitions = 2;
+    Open();
+  }
+  void Open() {
+    StoreInternals in;
+    in.fs = fs_.get();
+    in.clock = &clock_;
+    auto s = OpenStore(options_, "/db", in);
+    ASSERT_TRUE(s.ok()) << s.status().ToString();
+    store_ = std::move(*s);
+  }
+  void Reopen() {
+    ASSERT_TRUE(store_->Close().ok());
+    store_.reset();
+    Open();
+  }
+  AppendAck Send(std::string_view conv, std::string_view body, std::string_view client_id = "",
+                 std::string_view tenant = "t") {
+    AppendRequest r;
+    r.conversation = {tenant, conv};
+    r.sender = "alice";
+    r.body = body;
+    r.client_id = client_id;
+    auto a = store_->Append(r);
+    EXPECT_TRUE(a.ok()) << a.status().ToString();
+    return a.ok() ? *a : AppendAck{};
+  }
+  std::vector<std::string> Bodies(const Result<std::vector<Message>>& r) {
+    EXPECT_TRUE(r.ok()) << r.status().ToString();
+    std::vector<std::string> out;
+    if (r.ok()) {
+      for (const Message& m : *r) out.push_back(m.body);
+    }
+    return out;
+  }
+
+  ManualClock clock_;
+  std::unique_ptr<io::FileSystem> fs_;
+  StoreOptions options_;
+  std::unique_ptr<Store> store_;
+};
+
+TEST_F(StoreTest, SeqIsPerConversationAndGapFree) {
+  EXPECT_EQ(Send("a", "a1").seq, 1u);
+  EXPECT_EQ(Send("b", "b1").seq, 1u);
+  EXPECT_EQ(Send("a", "a2").seq, 2u);
+  AppendAck a3 = Send("a", "a3");
+  EXPECT_EQ(a3.seq, 3u);
+  EXPECT_FALSE(a3.duplicate);
+  auto info = store_->Info({"t", "a"});
+  ASSERT_TRUE(info.ok());
+  EXPECT_EQ(info->last_seq, 3u);
+  EXPECT_EQ(info->count, 3u);
+  EXPECT_EQ(info->last_timestamp_us, a3.timestamp_us);
+}
+
+TEST_F(StoreTest, ReadsOfEveryKind) {
+  for (int i = 1; i <= 10; ++i) Send("c", "m" + std::to_string(i));
+  EXPECT_EQ(Bodies(store_->Latest({"t", "c"}, 3)), (std::vector<std::string>{"m8", "m9", "m10"}));
+  EXPECT_EQ(Bodies(store_->Latest({"t", "c"}, 50)).size(), 10u);
+  EXPECT_EQ(Bodies(store_->Before({"t", "c"}, 4, 2)), (std::vector<std::string>{"m2", "m3"}));
+  EXPECT_EQ(Bodies(store_->Before({"t", "c"}, 1, 5)).size(), 0u);
+  EXPECT_EQ(Bodies(store_->Before({"t", "c"}, 0, 5)).size(), 0u);
+  EXPECT_EQ(Bodies(store_->After({"t", "c"}, 7, 100)), (std::vector<std::string>{"m8", "m9", "m10"}));
+  EXPECT_EQ(Bodies(store_->After({"t", "c"}, 0, 2)), (std::vector<std::string>{"m1", "m2"}));
+  EXPECT_EQ(Bodies(store_->After({"t", "c"}, 10, 5)).size(), 0u);
+  auto m = store_->Get({"t", "c"}, 5);
+  ASSERT_TRUE(m.ok());
+  EXPECT_EQ(m->body, "m5");
+  EXPECT_EQ(m->seq, 5u);
+  EXPECT_EQ(m->sender, "alice");
+  EXPECT_EQ(store_->Get({"t", "c"}, 0).status().code(), StatusCode::kNotFound);
+  EXPECT_EQ(store_->Get({"t", "c"}, 11).status().code(), StatusCode::kNotFound);
+}
+
+TEST_F(StoreTest, EmptyConversation) {
+  EXPECT_TRUE(Bodies(store_->Latest({"t", "nobody"}, 10)).empty());
+  auto info = store_->Info({"t", "nobody"});
+  ASSERT_TRUE(info.ok());
+  EXPECT_EQ(info->last_seq, 0u);
+  EXPECT_EQ(info->count, 0u);
+  EXPECT_EQ(store_->Get({"t", "nobody"}, 1).status().code(), StatusCode::kNotFound);
+}
+
+TEST_F(StoreTest, ReadCountLimits) {
+  Send("c", "x");
+  EXPECT_EQ(store_->Latest({"t", "c"}, 0).status().code(), StatusCode::kInvalidArgument);
+  auto over = store_->Latest({"t", "c"}, 1001);
+  EXPECT_EQ(over.status().code(), StatusCode::kInvalidArgument);
+  EXPECT_NE(over.status().ToString().find("max_read_count"), std::string::npos);
+  EXPECT_TRUE(store_->Latest({"t", "c"}, 1000).ok());
+}
+
+TEST_F(StoreTest, MessageLimitsNameTheLimit) {
+  AppendRequest r;
+  r.conversation = {"t", "c"};
+  std::string big(options_.max_body_bytes + 1, 'x');
+  r.body = big;
+  auto a = store_->Append(r);
+  EXPECT_EQ(a.status().code(), StatusCode::kInvalidArgument);
+  EXPECT_NE(a.status().ToString().find("max_body_bytes"), std::string::npos);
+  r.body = "ok";
+  std::string sender(256, 's');
+  r.sender = sender;
+  EXPECT_NE(store_->Append(r).status().ToString().find("max_sender_bytes"), std::string::npos);
+  r.sender = "";
+  std::string cid(65, 'c');
+  r.client_id = cid;
+  EXPECT_NE(store_->Append(r).status().ToString().find("max_client_id_bytes"), std::string::npos);
+  r.client_id = "";
+  r.conversation = {"t", ""};
+  EXPECT_EQ(store_->Append(r).status().code(), StatusCode::kInvalidArgument);
+  std::string long_conv(256, 'c');
+  r.conversation = {"t", long_conv};
+  EXPECT_EQ(store_->Append(r).status().code(), StatusCode::kInvalidArgument);
+  r.conversation = {"", "c"};
+  EXPECT_EQ(store_->Append(r).status().code(), StatusCode::kInvalidArgument);
+  // Nothing was written.
+  EXPECT_EQ(store_->Info({"t", "c"})->last_seq, 0u);
+  StoreOptions bad;
+  bad.max_body_bytes = (1u << 20) + 1;
+  EXPECT_EQ(ValidateStoreOptions(bad).code(), StatusCode::kInvalidArgument);
+}
+
+TEST_F(StoreTest, NulBytesAndTenantIsolation) {
+  const std::string nul_conv("a\0b", 3), other("a\0c", 3);
+  Send(nul_conv, "n1");
+  Send(other, "o1");
+  Send("room", "t1-1", "", "tenant1");
+  Send("room", "t2-1", "", "tenant2");
+  Send("room", "t2-2", "", "tenant2");
+  EXPECT_EQ(Bodies(store_->Latest({"t", nul_conv}, 10)), std::vector<std::string>{"n1"});
+  EXPECT_EQ(Bodies(store_->Latest({"t", other}, 10)), std::vector<std::string>{"o1"});
+  EXPECT_EQ(Bodies(store_->Latest({"tenant1", "room"}, 10)), std::vector<std::string>{"t1-1"});
+  EXPECT_EQ(Bodies(store_->Latest({"tenant2", "room"}, 10)), (std::vector<std::string>{"t2-1", "t2-2"}));
+  // ("ab","c") and ("a","bc") are different conversations.
+  Send("c", "x", "", "ab");
+  EXPECT_TRUE(Bodies(store_->Latest({"a", "bc"}, 10)).empty());
+}
+
+TEST_F(StoreTest, RetryWithClientIdIsIdempotent) {
+  AppendAck first = Send("c", "hello", "cid-1");
+  Send("c", "other");
+  AppendAck retry = Send("c", "hello", "cid-1");
+  EXPECT_TRUE(retry.duplicate);
+  EXPECT_EQ(retry.seq, first.seq);
+  EXPECT_EQ(retry.timestamp_us, first.timestamp_us);
+  EXPECT_EQ(retry.offset, first.offset);
+  EXPECT_EQ(store_->Info({"t", "c"})->last_seq, 2u);
+  // The same client id in another conversation is a different message.
+  EXPECT_FALSE(Send("d", "hello", "cid-1").duplicate);
+  // It survives a restart.
+  Reopen();
+  AppendAck again = Send("c", "hello", "cid-1");
+  EXPECT_TRUE(again.duplicate);
+  EXPECT_EQ(again.seq, first.seq);
+  EXPECT_EQ(Send("c", "next").seq, 3u);
+  StoreStats st = store_->Stats();
+  EXPECT_EQ(st.duplicates, 1u);  // counted since open
+}
+
+TEST_F(StoreTest, DedupWindowExpires) {
+  Send("c", "hello", "cid");
+  clock_.AdvanceMillis(options_.dedup_window_ms + 1000);
+  AppendAck late = Send("c", "hello", "cid");
+  EXPECT_FALSE(late.duplicate);
+  EXPECT_EQ(late.seq, 2u);
+}
+
+TEST_F(StoreTest, BatchAcrossPartitions) {
+  std::vector<std::string> convs;
+  for (int i = 0; i < 20; ++i) convs.push_back("conv" + std::to_string(i % 5));
+  std::vector<AppendRequest> reqs(convs.size());
+  std::vector<std::string> bodies;
+  for (size_t i = 0; i < convs.size(); ++i) bodies.push_back("b" + std::to_string(i));
+  for (size_t i = 0; i < convs.size(); ++i) {
+    reqs[i].conversation = {"t", convs[i]};
+    reqs[i].body = bodies[i];
+  }
+  auto acks = store_->AppendBatch(reqs);
+  ASSERT_TRUE(acks.ok()) << acks.status().ToString();
+  ASSERT_EQ(acks->size(), reqs.size());
+  for (size_t i = 0; i < reqs.size(); ++i) EXPECT_EQ((*acks)[i].seq, i / 5 + 1) << i;
+  EXPECT_EQ(Bodies(store_->Latest({"t", "conv3"}, 10)), (std::vector<std::string>{"b3", "b8", "b13", "b18"}));
+}
+
+TEST_F(StoreTest, SealedSegmentsAreIndexedAndSurviveReopen) {
+  // ~1.5 KiB bodies over 1 MiB segments: several seals.
+  std::map<std::string, uint64_t> last;
+  const std::string pad = Incompressible(1500);
+  for (int i = 0; i < 4000; ++i) {
+    std::string conv = "c" + std::to_string(i % 37);
+    AppendAck a = Send(conv, std::to_string(i) + pad);
+    EXPECT_EQ(a.seq, ++last[conv]);
+  }
+  auto check = [&] {
+    for (const auto& [conv, n] : last) {
+      auto all = store_->After({"t", conv}, 0, 1000);
+      ASSERT_TRUE(all.ok()) << all.status().ToString();
+      ASSERT_EQ(all->size(), n) << conv;
+      for (size_t k = 0; k < all->size(); ++k) EXPECT_EQ((*all)[k].seq, k + 1);
+      auto latest = store_->Latest({"t", conv}, 7);
+      ASSERT_TRUE(latest.ok());
+      EXPECT_EQ(latest->back().seq, n);
+      auto before = store_->Before({"t", conv}, n / 2, 3);
+      ASSERT_TRUE(before.ok());
+      EXPECT_EQ(before->back().seq, n / 2 - 1);
+    }
+  };
+  check();
+  Reopen();
+  check();
+  EXPECT_EQ(Send("c0", "after").seq, last["c0"] + 1);
+  StoreStats st = store_->Stats();
+  EXPECT_EQ(st.conversations, 37u);
+  EXPECT_GT(st.bytes_on_disk, 4000u * 1500 / 4);  // compressed, but there
+}
+
+TEST_F(StoreTest, MissingIndexFileIsRebuilt) {
+  const std::string pad = Incompressible(1500);
+  for (int i = 0; i < 3000; ++i) Send("c" + std::to_string(i % 11), std::to_string(i) + pad);
+  ASSERT_TRUE(store_->Close().ok());
+  store_.reset();
+  int removed = 0;
+  for (int p = 0; p < 2; ++p) {
+    const std::string dir = "/db/p-000" + std::to_string(p);
+    auto names = fs_->List(dir);
+    ASSERT_TRUE(names.ok());
+    for (const auto& n : *names) {
+      if (n.size() > 4 && n.substr(n.size() - 4) == ".cix" && removed++ % 2 == 0) {
+        ASSERT_TRUE(fs_->Remove(dir + "/" + n).ok());
+      }
+    }
+  }
+  ASSERT_GT(removed, 1);
+  Open();
+  for (int c = 0; c < 11; ++c) {
+    auto all = store_->After({"t", "c" + std::to_string(c)}, 0, 1000);
+    ASSERT_TRUE(all.ok()) << all.status().ToString();
+    EXPECT_EQ(all->size(), 3000u / 11 + (c < 3000 % 11 ? 1 : 0));
+  }
+}
+
+TEST_F(StoreTest, TruncationRollsBackSeqIndexAndDedup) {
+  options_.partitions = 1;
+  store_.reset();
+  fs_ = io::NewMemFileSystem();
+  Open();
+  const std::string pad = Incompressible(1500);
+  for (int i = 0; i < 1500; ++i) Send("c" + std::to_string(i % 3), pad);
+  const uint64_t cut = PartitionNextOffset(store_.get(), 0);
+  auto before_info = *store_->Info({"t", "c1"});
+  for (int i = 0; i < 1500; ++i) Send("c" + std::to_string(i % 3), pad, "id" + std::to_string(i));
+  ASSERT_TRUE(TruncatePartition(store_.get(), 0, cut).ok());
+  auto info = store_->Info({"t", "c1"});
+  ASSERT_TRUE(info.ok());
+  EXPECT_EQ(info->last_seq, before_info.last_seq);
+  EXPECT_EQ(info->last_timestamp_us, before_info.last_timestamp_us);
+  // Seqs continue from the surviving end and the cut client ids are new again.
+  AppendAck a = Send("c1", "fresh", "id1");
+  EXPECT_FALSE(a.duplicate);
+  EXPECT_EQ(a.seq, before_info.last_seq + 1);
+  auto latest = store_->Latest({"t", "c1"}, 2);
+  ASSERT_TRUE(latest.ok());
+  EXPECT_EQ(latest->back().body, "fresh");
+  Reopen();
+  EXPECT_EQ(store_->Info({"t", "c1"})->last_seq, before_info.last_seq + 1);
+  EXPECT_EQ(store_->After({"t", "c1"}, 0, 1000)->size(), before_info.last_seq + 1);
+}
+
+TEST_F(StoreTest, ClosedStoreRefuses) {
+  ASSERT_TRUE(store_->Close().ok());
+  AppendRequest r;
+  r.conversation = {"t", "c"};
+  EXPECT_EQ(store_->Append(r).status().code(), StatusCode::kUnavailable);
+  EXPECT_EQ(store_->Latest({"t", "c"}, 1).status().code(), StatusCode::kUnavailable);
+}
+
+}  // namespace
+}  // namespace warbler::engine
