@@ -22,6 +22,7 @@ std::string_view StatusCodeName(StatusCode code) {
     case StatusCode::kTimeout: return "timeout";
     case StatusCode::kNotSupported: return "not_supported";
     case StatusCode::kAborted: return "aborted";
+    case StatusCode::kInternal: return "internal";
   }
   return "unknown";
 }

@@ -228,6 +228,45 @@ class StoreImpl final : public Store {
 
   Log* log() { return log_.get(); }
 
+  uint32_t partitions() const override { return log_->partition_count(); }
+
+  Result<std::vector<LogMessage>> ReadLog(uint32_t partition, uint64_t from, size_t max_bytes,
+                                          uint64_t* next) override {
+    WB_RETURN_IF_ERROR(CheckOpen());
+    if (partition >= log_->partition_count()) {
+      return Status::InvalidArgument("partition " + std::to_string(partition) + " does not exist (the store has " +
+                                     std::to_string(log_->partition_count()) + ")");
+    }
+    ReadOptions ro;
+    ro.max_bytes = std::max<size_t>(max_bytes, 1);
+    WB_ASSIGN_OR_RETURN(auto batches, log_->partition(partition)->Read(from, ro));
+    std::vector<LogMessage> out;
+    *next = from;
+    for (const DecodedBatch& b : batches) {
+      for (const RecordView& r : b.records) {
+        if (r.offset < from) continue;
+        LogMessage m;
+        m.offset = r.offset;
+        m.tenant.assign(r.tenant);
+        m.conversation.assign(r.conversation);
+        m.message.seq = r.seq;
+        m.message.timestamp_us = r.timestamp_us;
+        m.message.offset = r.offset;
+        m.message.sender.assign(r.sender);
+        m.message.client_id.assign(r.client_id);
+        m.message.body.assign(r.body);
+        out.push_back(std::move(m));
+      }
+      *next = std::max(*next, b.header.next_offset());
+    }
+    return out;
+  }
+
+  bool WaitLog(uint32_t partition, uint64_t offset, uint64_t timeout_ms) override {
+    if (closed_.load() || partition >= log_->partition_count()) return false;
+    return log_->partition(partition)->WaitForOffset(offset, timeout_ms);
+  }
+
   StoreStats Stats() override {
     StoreStats st;
     if (closed_.load()) return st;

@@ -39,6 +39,7 @@ enum class StatusCode : uint8_t {
   kTimeout = 15,
   kNotSupported = 16,
   kAborted = 17,
+  kInternal = 18,  // a bug or an unexpected library failure
 };
 
 // Stable lower-case name of a code ("not_found"), used in logs and metrics.
@@ -81,6 +82,7 @@ class [[nodiscard]] Status {
     return {StatusCode::kNotSupported, std::move(msg)};
   }
   static Status Aborted(std::string msg) { return {StatusCode::kAborted, std::move(msg)}; }
+  static Status Internal(std::string msg) { return {StatusCode::kInternal, std::move(msg)}; }
 
   bool ok() const { return code_ == StatusCode::kOk; }
   StatusCode code() const { return code_; }

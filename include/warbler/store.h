@@ -67,6 +67,17 @@ class Store {
   // Last seq, count and last timestamp; zeros for an unknown conversation.
   virtual Result<ConversationInfo> Info(ConversationRef c) = 0;
 
+  // ---- the partition logs, for subscribers (push services follow them) ----
+  virtual uint32_t partitions() const = 0;
+  // Messages of `partition` from log offset `from` on, at most about
+  // `max_bytes` of them (at least one if any); *next is where to continue.
+  // NotFound if `from` is before the log start; InvalidArgument for a bad partition.
+  virtual Result<std::vector<LogMessage>> ReadLog(uint32_t partition, uint64_t from, size_t max_bytes,
+                                                  uint64_t* next) = 0;
+  // Blocks until the partition's log has an acknowledged message at `offset`
+  // or the timeout passes; true if it has.
+  virtual bool WaitLog(uint32_t partition, uint64_t offset, uint64_t timeout_ms) = 0;
+
   virtual StoreStats Stats() = 0;
 };
 

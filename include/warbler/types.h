@@ -45,6 +45,14 @@ struct Message {
   std::string body;
 };
 
+// One message as stored in a partition's log (for subscribers / push services).
+struct LogMessage {
+  uint64_t offset = 0;
+  std::string tenant;
+  std::string conversation;
+  Message message;
+};
+
 struct ConversationInfo {
   uint64_t last_seq = 0;           // 0: no message yet
   uint64_t count = 0;              // messages stored
