@@ -1,5 +1,6 @@
 // warblerd: the Warbler store daemon. Usage: warblerd --help
 #include <signal.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include <cstdio>
@@ -87,6 +88,17 @@ int main(int argc, char** argv) {
   pthread_sigmask(SIG_BLOCK, &sigs, nullptr);
   signal(SIGPIPE, SIG_IGN);
 
+  // Every connection is a descriptor: take the hard limit.
+  rlimit nofile{};
+  if (getrlimit(RLIMIT_NOFILE, &nofile) == 0 && nofile.rlim_cur < nofile.rlim_max) {
+    nofile.rlim_cur = nofile.rlim_max;
+    (void)setrlimit(RLIMIT_NOFILE, &nofile);
+  }
+  if (nofile.rlim_cur < config->server.max_connections + 256) {
+    WB_LOG(kWarn, "descriptor_limit_low")
+        .Kv("nofile", static_cast<uint64_t>(nofile.rlim_cur))
+        .Kv("max_connections", config->server.max_connections);
+  }
   auto store = Store::Open(config->store, config->data_dir);
   if (!store.ok()) return Fail("opening the store in " + config->data_dir, store.status());
   auto srv = server::Server::Start(config->server, store->get());
