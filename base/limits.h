@@ -42,8 +42,17 @@ inline constexpr uint64_t kMaxSegmentBytes = 4ull << 30;          // 4 GiB
 // Pending appends per partition before Append returns ResourceExhausted.
 inline constexpr size_t kMaxAppendQueueDepth = 1 << 20;
 
+// ---- keys (docs/security.md) ----
+// DEKs one keyring holds (all owners, all rotations).
+inline constexpr size_t kMaxKeyringEntries = 65536;
+// Largest keyring file; an entry is at most 4 + 1 + 255 + 1 + 8 + 32 bytes.
+inline constexpr size_t kMaxKeyringBytes = 32u << 20;  // 32 MiB
+
 static_assert(kMaxRecordBytes < kMaxBatchPayloadBytes, "a record must fit in a batch");
 static_assert(kMaxBatchPayloadBytes < kMinSegmentBytes * 32, "batches must fit in segments");
 static_assert(kMaxSegmentBytes < (1ull << 32) * 4096, "segment positions fit 32-bit pages");
+static_assert(kMaxKeyringEntries * (4 + 1 + kMaxTenantBytes + 1 + 8 + 32) + 4 + 88 <=
+                  kMaxKeyringBytes,
+              "a full keyring fits the keyring size limit");
 
 }  // namespace warbler::limits

@@ -66,4 +66,23 @@ inline constexpr size_t kIndexEntrySize = 8;
 inline constexpr uint32_t kCommittedMagic = 0x544D4F43;  // "COMT"
 inline constexpr size_t kCommittedSlotSize = 32;
 
+// ---- KEYRING (docs/security.md "The keyring file") ----
+inline constexpr uint32_t kKeyringMagic = 0x474B5257;  // "WRKG"
+inline constexpr uint16_t kKeyringVersion = 1;
+inline constexpr size_t kKeyringHeaderSize = 64;  // the GCM AAD
+inline constexpr size_t kKhMagic = 0;
+inline constexpr size_t kKhVersion = 4;
+inline constexpr size_t kKhStoreUuid = 8;
+inline constexpr size_t kKhGeneration = 24;
+inline constexpr size_t kKhNextKeyId = 32;
+inline constexpr size_t kKhNextNonceEpoch = 36;
+inline constexpr size_t kKhBodyLen = 40;
+inline constexpr size_t kKhNonce = 44;
+static_assert(kKhNonce + kNonceSize + 8 == kKeyringHeaderSize);
+// header + body + GCM tag + XXH3-64 of everything before it.
+inline constexpr size_t kKeyringMinSize = kKeyringHeaderSize + kGcmTagSize + 8;
+// One keyring entry without its tenant bytes: key id, tenant length,
+// reserved, creation time, DEK.
+inline constexpr size_t kKeyringEntryFixedSize = 4 + 1 + 1 + 8 + 32;
+
 }  // namespace warbler::engine::format

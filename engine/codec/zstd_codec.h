@@ -1,6 +1,6 @@
-// zstd compression of batch payloads. The only place (with zstd_codec.cc)
-// that includes zstd headers. Contexts are cached per thread, so calls are
-// thread-safe and allocation-free in steady state.
+// zstd compression of batch payloads. engine/codec/*.cc are the only files
+// that include zstd headers (dictionaries: zstd_dict.h). Contexts are cached
+// per thread, so calls are thread-safe and allocation-free in steady state.
 #pragma once
 
 #include <cstddef>

@@ -7,6 +7,9 @@
 #include "base/coding.h"
 #include "base/limits.h"
 #include "engine/codec/zstd_codec.h"
+#include "engine/crypto/aead.h"
+#include "engine/crypto/batch_cipher.h"
+#include "engine/crypto/key_source.h"
 
 namespace warbler::engine {
 
@@ -91,6 +94,16 @@ Result<BatchHeader> BatchBuilder::Finish(uint64_t base_offset, uint64_t term,
   if (max - first > UINT32_MAX) {
     return Status::InvalidArgument("batch timestamps span more than 2^32 microseconds");
   }
+  if (!options.tenant.empty()) {
+    // A tenant's DEK must only ever seal that tenant's records, so destroying
+    // the DEK destroys exactly the tenant's data.
+    for (const Record* r : records_) {
+      if (r->tenant != options.tenant) {
+        return Status::InvalidArgument("batch for tenant '" + options.tenant +
+                                       "' holds a record of another tenant");
+      }
+    }
+  }
   plain_.clear();
   for (const Record* r : records_) EncodeRecord(*r, first, &plain_);
   BatchHeader h;
@@ -117,6 +130,19 @@ Result<BatchHeader> BatchBuilder::Finish(uint64_t base_offset, uint64_t term,
     }
   }
   if (h.codec() == format::kCodecNone) out->append(plain_);
+  crypto::SealPlan plan;
+  if (options.cipher != nullptr) {
+    auto p = options.cipher->Plan(options.tenant, base_offset, h.record_count);
+    if (!p.ok()) {
+      out->resize(start);
+      return p.status();
+    }
+    plan = std::move(*p);
+    h.flags |= format::kFlagEncrypted;
+    h.key_id = plan.key_id;
+    h.nonce = plan.nonce;
+    out->resize(out->size() + format::kGcmTagSize);
+  }
   const size_t payload_len = out->size() - payload_start;
   if (payload_len > limits::kMaxBatchPayloadBytes) {
     out->resize(start);
@@ -125,12 +151,53 @@ Result<BatchHeader> BatchBuilder::Finish(uint64_t base_offset, uint64_t term,
   h.payload_len = static_cast<uint32_t>(payload_len);
   auto* hdr = reinterpret_cast<std::byte*>(out->data() + start);
   EncodeBatchHeader(h, hdr);
+  if (options.cipher != nullptr) {
+    // Compress, then encrypt in place; header bytes [0,56) are the AAD.
+    const size_t text_len = payload_len - format::kGcmTagSize;
+    Status s = crypto::Seal(*plan.key, plan.nonce, {hdr, kBatchChecksumOffset},
+                            {hdr + kBatchHeaderSize, text_len},
+                            std::span<std::byte, format::kGcmTagSize>(
+                                hdr + kBatchHeaderSize + text_len, format::kGcmTagSize));
+    if (!s.ok()) {
+      out->resize(start);
+      return s;
+    }
+  }
   h.checksum = ComputeBatchChecksum({hdr, kBatchHeaderSize}, {hdr + kBatchHeaderSize, payload_len});
   EncodeFixed64(hdr + kBatchChecksumOffset, h.checksum);
   return h;
 }
 
-Result<DecodedBatch> DecodeBatch(std::span<const std::byte> batch) {
+namespace {
+
+// Decrypts an encrypted payload into `text` (the compressed or raw records).
+Status OpenPayload(std::span<const std::byte> batch, const BatchHeader& h,
+                   const crypto::KeySource& keys, std::string* text) {
+  if (h.payload_len < format::kGcmTagSize) {
+    return Status::Corruption("encrypted batch at offset " + std::to_string(h.base_offset) +
+                              " is shorter than its GCM tag");
+  }
+  auto key = keys.Lookup(h.key_id);
+  if (!key.ok()) {
+    return key.status().WithContext("batch at offset " + std::to_string(h.base_offset));
+  }
+  const size_t text_len = h.payload_len - format::kGcmTagSize;
+  text->resize(text_len);
+  auto sealed = batch.subspan(kBatchHeaderSize);
+  Status s = crypto::Open(**key, h.nonce, batch.first(kBatchChecksumOffset), sealed.first(text_len),
+                          sealed.subspan(text_len).first<format::kGcmTagSize>(),
+                          {reinterpret_cast<std::byte*>(text->data()), text_len});
+  if (s.code() == StatusCode::kUnauthenticated) {
+    return Status::Unauthenticated(
+        "batch at offset " + std::to_string(h.base_offset) + " fails authentication under key id " +
+        std::to_string(h.key_id) + " (its checksum is intact: tampered with, or the wrong key)");
+  }
+  return s;
+}
+
+}  // namespace
+
+Result<DecodedBatch> DecodeBatch(std::span<const std::byte> batch, const crypto::KeySource* keys) {
   DecodedBatch d;
   WB_RETURN_IF_ERROR(DecodeBatchHeader(batch, &d.header));
   const BatchHeader& h = d.header;
@@ -142,12 +209,24 @@ Result<DecodedBatch> DecodeBatch(std::span<const std::byte> batch) {
   if (ComputeBatchChecksum(batch.first(kBatchHeaderSize), payload) != h.checksum) {
     return Status::Corruption("batch checksum mismatch at offset " + std::to_string(h.base_offset));
   }
-  if ((h.flags & format::kFlagEncrypted) != 0) {
-    return Status::NotSupported("batch is encrypted (key id " + std::to_string(h.key_id) +
-                                ") and no keyring is configured");
-  }
   auto plain = std::make_shared<std::string>();
-  if (h.codec() == format::kCodecZstd) {
+  if ((h.flags & format::kFlagEncrypted) != 0) {
+    if (keys == nullptr) {
+      return Status::NotSupported("batch is encrypted (key id " + std::to_string(h.key_id) +
+                                  ") and no keyring is configured");
+    }
+    if (h.codec() == format::kCodecZstd) {
+      std::string compressed;
+      WB_RETURN_IF_ERROR(OpenPayload(batch, h, *keys, &compressed));
+      WB_RETURN_IF_ERROR(codec::ZstdDecompress(AsBytes(compressed),
+                                               limits::kMaxBatchPayloadBytes * 4, plain.get()));
+    } else {
+      WB_RETURN_IF_ERROR(OpenPayload(batch, h, *keys, plain.get()));
+    }
+  } else if (keys != nullptr) {
+    return Status::Unauthenticated("batch at offset " + std::to_string(h.base_offset) +
+                                   " is not encrypted, but this store encrypts every batch");
+  } else if (h.codec() == format::kCodecZstd) {
     WB_RETURN_IF_ERROR(codec::ZstdDecompress(payload, limits::kMaxBatchPayloadBytes * 4, plain.get()));
   } else {
     plain->assign(reinterpret_cast<const char*>(payload.data()), payload.size());

@@ -3,7 +3,9 @@
 // holds `record_count` records with consecutive log offsets.
 //
 // BatchBuilder turns records into header+payload bytes; DecodeBatch verifies
-// and decodes them. Both are values owned by one thread.
+// and decodes them. Both are values owned by one thread. Encryption
+// (docs/security.md) is optional on both sides: a crypto::BatchCipher in
+// BatchOptions seals, a crypto::KeySource given to DecodeBatch opens.
 #pragma once
 
 #include <array>
@@ -18,6 +20,11 @@
 #include "engine/log/record.h"
 
 namespace warbler::engine {
+
+namespace crypto {
+class BatchCipher;
+class KeySource;
+}  // namespace crypto
 
 struct BatchHeader {
   uint8_t version = format::kBatchVersion;
@@ -57,6 +64,17 @@ bool IsZeroHeader(std::span<const std::byte> in);
 struct BatchOptions {
   bool compress = true;  // zstd; stored raw when it does not shrink
   int zstd_level = 1;
+  // Encryption: when set, the (compressed) payload is sealed with AES-256-GCM
+  // under a DEK the cipher picks, header bytes 0..55 as AAD. Default nullptr
+  // (stored in the clear). Not owned; must outlive every Finish that uses it.
+  // One cipher per writer (per partition log, per rewrite job): nonces are
+  // unique per cipher (engine/crypto/batch_cipher.h).
+  crypto::BatchCipher* cipher = nullptr;
+  // Whose DEK seals the batch: "" (default) the store-wide DEK; a tenant name
+  // its current DEK (the store-wide one if it has none), and then every
+  // record must belong to that tenant (crypto-shredding), else Finish fails
+  // with InvalidArgument. At most limits::kMaxTenantBytes bytes.
+  std::string tenant;
 };
 
 class BatchBuilder {
@@ -69,7 +87,10 @@ class BatchBuilder {
 
   // Appends header + payload to `out` and returns the header. Clears the builder.
   // InvalidArgument if the batch breaks a format limit (too many records,
-  // timestamps spanning more than 2^32 µs, payload over kMaxBatchPayloadBytes).
+  // timestamps spanning more than 2^32 µs, payload over kMaxBatchPayloadBytes)
+  // or holds records of another tenant than options.tenant. With a cipher,
+  // errors of its KeySource are returned as they are. On error `out` is as
+  // it was.
   Result<BatchHeader> Finish(uint64_t base_offset, uint64_t term, const BatchOptions& options,
                              std::string* out);
 
@@ -85,8 +106,15 @@ struct DecodedBatch {
 };
 
 // Verifies the checksum and decodes a whole batch (header + exactly
-// payload_len bytes). Corruption on any mismatch; NotSupported for encrypted
-// batches until a keyring is configured.
-Result<DecodedBatch> DecodeBatch(std::span<const std::byte> batch);
+// payload_len bytes). Errors, in the order they are checked
+// (docs/security.md "Batch encryption"):
+//   Corruption       the bytes changed since they were written (checksum,
+//                    structure) or decode to invalid records
+//   NotSupported     newer version or flags; an encrypted batch and `keys` is nullptr
+//   NotFound         the batch's key id is not in `keys` (destroyed DEK)
+//   Unauthenticated  the GCM tag fails (forged bytes, wrong DEK), or `keys`
+//                    is given and the batch is not encrypted (downgrade)
+Result<DecodedBatch> DecodeBatch(std::span<const std::byte> batch,
+                                 const crypto::KeySource* keys = nullptr);
 
 }  // namespace warbler::engine

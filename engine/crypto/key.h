@@ -1,0 +1,51 @@
+// Key: 256 bits of secret key material (a KEK or a DEK, docs/security.md).
+//
+// The bytes are wiped with OPENSSL_cleanse whenever a Key is destroyed or
+// overwritten, and a Key has no printer: nothing ever logs it. Copies are
+// explicit (each copy is wiped on its own); prefer sharing one Key through
+// std::shared_ptr<const Key>, as the keyring does.
+// Thread-safety: a const Key may be read from any number of threads.
+#pragma once
+
+#include <array>
+#include <cstddef>
+#include <cstdint>
+#include <span>
+#include <string_view>
+
+#include "base/status.h"
+
+namespace warbler::engine::crypto {
+
+inline constexpr size_t kKeySize = 32;  // AES-256
+
+class Key {
+ public:
+  Key() = default;  // all zero
+  explicit Key(std::span<const uint8_t, kKeySize> bytes);
+  Key(const Key& other);
+  Key& operator=(const Key& other);
+  ~Key();
+
+  // 32 bytes from the OpenSSL CSPRNG (RAND_bytes). Unavailable if it fails.
+  static Result<Key> Random();
+  // Parses exactly 64 hex digits (either case). InvalidArgument otherwise;
+  // the message never quotes the input.
+  static Result<Key> FromHex(std::string_view hex);
+
+  std::span<const uint8_t, kKeySize> bytes() const { return bytes_; }
+
+  // Constant-time comparison.
+  bool Equals(const Key& other) const;
+
+ private:
+  std::array<uint8_t, kKeySize> bytes_{};
+};
+
+// Fills `out` from the OpenSSL CSPRNG; Unavailable if it fails.
+Status RandomBytes(std::span<std::byte> out);
+
+// Overwrites `n` bytes at `p` with zeros in a way the compiler keeps (OPENSSL_cleanse).
+void Wipe(void* p, size_t n);
+
+}  // namespace warbler::engine::crypto
