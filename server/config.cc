@@ -141,6 +141,9 @@ std::map<std::string, Key> Keys(Config* c) {
   k.emplace("store.dedup_window_ms", IntKey(&o.dedup_window_ms, "store.dedup_window_ms"));
   k.emplace("store.dedup_max_entries", IntKey(&o.dedup_max_entries, "store.dedup_max_entries"));
   k.emplace("store.block_cache_bytes", IntKey(&o.block_cache_bytes, "store.block_cache_bytes"));
+  k.emplace("store.encryption", BoolKey(&o.encryption, "store.encryption"));
+  k.emplace("store.kek_file", StrKey(&o.kek_file, "store.kek_file"));
+  k.emplace("store.previous_kek_file", StrKey(&o.previous_kek_file, "store.previous_kek_file"));
   return k;
 }
 
@@ -172,6 +175,9 @@ key = "./warbler-data/dev-tls/key.pem"
 partitions = 4
 durability = "sync"
 compress = true
+encryption = true
+# The key-encryption key: `warbler keygen --kek FILE`; keep it outside data_dir.
+kek_file = "./warbler-dev.kek"
 )";
 }
 

@@ -96,9 +96,11 @@ Result<std::unique_ptr<Log>> Log::Open(io::FileSystem* fs, const std::string& di
     }
     WB_RETURN_IF_ERROR(CreateMeta(fs, dir, partitions, &log->uuid_));
   }
+  if (options.on_meta) WB_RETURN_IF_ERROR(options.on_meta(log->uuid_, !exists));
   for (uint32_t p = 0; p < partitions; ++p) {
     LogOptions part_options = options.log;
     if (options.hook_for) part_options.hook = options.hook_for(p);
+    if (options.customize) options.customize(p, &part_options);
     WB_ASSIGN_OR_RETURN(auto part, PartitionLog::Open(fs, layout::PartitionDir(dir, p), p,
                                                       log->uuid_, part_options));
     log->partitions_.push_back(std::move(part));

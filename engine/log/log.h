@@ -24,6 +24,12 @@ struct LogOpenOptions {
   LogOptions log;
   // Gives partition p its append hook (LogOptions::hook); empty = none.
   std::function<AppendHook*(uint32_t partition)> hook_for;
+  // Runs once the store's identity is known (STORE read, or written when
+  // `created`) and before any partition opens: the place to open keys the
+  // partitions need to read their data. An error fails Open.
+  std::function<Status(const StoreUuid& uuid, bool created)> on_meta;
+  // Adjusts partition p's LogOptions (e.g. its batch cipher and key source).
+  std::function<void(uint32_t partition, LogOptions* options)> customize;
 };
 
 class Log {

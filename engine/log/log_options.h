@@ -11,6 +11,9 @@
 namespace warbler::engine {
 
 class AppendHook;
+namespace crypto {
+class KeySource;
+}  // namespace crypto
 
 // When an append is acknowledged (its callback runs / Append returns).
 enum class Durability : uint8_t {
@@ -65,6 +68,9 @@ struct LogOptions {
   // Writer-thread hook of the layer above (engine/log/append_hook.h); not owned,
   // must outlive the log. nullptr = none.
   AppendHook* hook = nullptr;
+  // Keys of an encrypted store (the keyring); not owned. With keys every
+  // batch read must be encrypted (a plain one is refused as a downgrade).
+  const crypto::KeySource* keys = nullptr;
 };
 
 }  // namespace warbler::engine

@@ -9,6 +9,9 @@
 #include "base/limits.h"
 #include "engine/cache/block_cache.h"
 #include "engine/conv/conv_state.h"
+#include "engine/crypto/batch_cipher.h"
+#include "engine/crypto/kek.h"
+#include "engine/crypto/keyring.h"
 #include "engine/layout.h"
 #include "engine/log/log.h"
 
@@ -72,6 +75,7 @@ class StoreImpl final : public Store {
   ~StoreImpl() override { (void)Close(); }
 
   Status Init(const std::string& dir, const StoreInternals& internals) {
+    if (options_.encryption) WB_RETURN_IF_ERROR(LoadKeys(dir));
     LogOpenOptions lo;
     lo.partitions = options_.partitions;
     lo.create_if_missing = options_.create_if_missing;
@@ -96,8 +100,75 @@ class StoreImpl final : public Store {
       states_.push_back(std::make_unique<ConvState>(fs_, layout::PartitionDir(dir, p), co, &cache_));
       return states_.back().get();
     };
+    lo.on_meta = [this, dir, internals](const StoreUuid& uuid, bool created) {
+      return OpenKeyring(dir, uuid, created, internals.clock);
+    };
+    lo.customize = [this](uint32_t p, LogOptions* o) {
+      if (keyring_ == nullptr) return;
+      o->keys = keyring_.get();
+      o->batch.cipher = ciphers_[p].get();
+    };
     WB_ASSIGN_OR_RETURN(log_, Log::Open(fs_, dir, lo));
     return Status::Ok();
+  }
+
+  // The KEK, before anything on disk is touched: a store that would be
+  // created without one is refused with the command that makes one.
+  Status LoadKeys(const std::string& dir) {
+    auto kek = crypto::LoadKek(options_.kek_file);
+    if (!kek.ok()) {
+      WB_ASSIGN_OR_RETURN(bool exists, fs_->Exists(layout::StoreMetaPath(dir)));
+      if (!exists && kek.status().code() == StatusCode::kNotFound) {
+        return Status::FailedPrecondition(
+            "encryption at rest is on but no key-encryption key is configured for the new store in " + dir +
+            ": " + kek.status().message());
+      }
+      return kek.status().WithContext("loading the key-encryption key");
+    }
+    kek_ = std::make_unique<crypto::Key>(*kek);
+    if (!options_.previous_kek_file.empty()) {
+      WB_ASSIGN_OR_RETURN(auto prev, crypto::LoadKekFile(options_.previous_kek_file));
+      previous_kek_ = std::make_unique<crypto::Key>(prev);
+    }
+    return Status::Ok();
+  }
+
+  Status OpenKeyring(const std::string& dir, const StoreUuid& uuid, bool created, Clock* clock) {
+    WB_ASSIGN_OR_RETURN(bool has_keyring, fs_->Exists(layout::KeyringPath(dir)));
+    if (!options_.encryption) {
+      if (has_keyring) {
+        return Status::FailedPrecondition(dir + " is an encrypted store: open it with encryption on and its KEK");
+      }
+      return Status::Ok();
+    }
+    // A keyring is only ever created together with the store (or, after a
+    // crash between the two, before any partition exists).
+    WB_ASSIGN_OR_RETURN(bool has_partitions, fs_->Exists(layout::PartitionDir(dir, 0)));
+    if (has_keyring) {
+      WB_ASSIGN_OR_RETURN(keyring_, crypto::Keyring::Open(fs_, dir, uuid, *kek_, previous_kek_.get(), clock));
+    } else if (created || !has_partitions) {
+      WB_ASSIGN_OR_RETURN(keyring_, crypto::Keyring::Create(fs_, dir, uuid, *kek_, clock));
+    } else {
+      return Status::FailedPrecondition(dir + " holds data but no KEYRING: it was created without encryption "
+                                        "(open it with encryption off) or its keyring was lost (restore " +
+                                        layout::KeyringPath(dir) + " from a backup)");
+    }
+    WB_ASSIGN_OR_RETURN(ciphers_, crypto::BatchCipher::CreateMany(keyring_.get(), options_.partitions));
+    return Status::Ok();
+  }
+
+  Status RotateDataKey(std::string_view tenant) override {
+    WB_RETURN_IF_ERROR(CheckOpen());
+    if (keyring_ == nullptr) return Status::FailedPrecondition("the store is not encrypted");
+    if (tenant.size() > 255) return Status::InvalidArgument("tenant must be at most 255 bytes");
+    return keyring_->RotateDek(tenant).status();
+  }
+
+  Status RotateKek(const std::string& new_kek_file) override {
+    WB_RETURN_IF_ERROR(CheckOpen());
+    if (keyring_ == nullptr) return Status::FailedPrecondition("the store is not encrypted");
+    WB_ASSIGN_OR_RETURN(crypto::Key kek, crypto::LoadKekFile(new_kek_file));
+    return keyring_->RotateKek(kek);
   }
 
   Status Close() override {
@@ -351,7 +422,7 @@ class StoreImpl final : public Store {
       std::vector<std::string> raw;
       WB_RETURN_IF_ERROR(log_->partition(p)->ReadBatchesAt(missing, &raw));
       for (size_t k = 0; k < missing.size(); ++k) {
-        auto decoded = DecodeBatch(AsBytes(raw[k]));
+        auto decoded = DecodeBatch(AsBytes(raw[k]), keyring_.get());
         if (!decoded.ok()) {
           return decoded.status().WithContext(layout::SegmentPath(log_->partition(p)->dir(), missing[k].segment_base) +
                                               " at position " + std::to_string(missing[k].position));
@@ -391,6 +462,10 @@ class StoreImpl final : public Store {
   std::unique_ptr<io::FileSystem> owned_fs_;
   io::FileSystem* const fs_;
   BlockCache cache_;
+  std::unique_ptr<crypto::Key> kek_;
+  std::unique_ptr<crypto::Key> previous_kek_;
+  std::unique_ptr<crypto::Keyring> keyring_;                 // outlives log_ and ciphers_
+  std::vector<std::unique_ptr<crypto::BatchCipher>> ciphers_;  // one per partition; outlive log_
   std::vector<std::unique_ptr<ConvState>> states_;  // outlive log_ (hooks)
   std::unique_ptr<Log> log_;
   std::mutex close_mu_;

@@ -45,6 +45,18 @@ struct StoreOptions {
   // ...and at most this many client ids per partition (oldest forgotten first).
   size_t dedup_max_entries = 65536;          // 1 .. 16 Mi
 
+  // ---- encryption at rest (docs/security.md) ----
+  // On by default: every batch is compressed, then sealed with AES-256-GCM
+  // under a data key from the store's keyring (<dir>/KEYRING), which the
+  // key-encryption key (KEK) wraps. A new store without a KEK is refused.
+  bool encryption = true;
+  // The KEK: a file of mode 0600 made by `warbler keygen --kek FILE`, kept
+  // outside the data directory; empty = the WARBLER_KEK environment variable.
+  std::string kek_file;
+  // During a KEK rotation that a crash interrupted: the old KEK's file, so
+  // the keyring still opens (and is re-wrapped under kek_file).
+  std::string previous_kek_file;
+
   // ---- caches ----
   // Decoded batches kept for reads, bytes across the store (0 disables).
   size_t block_cache_bytes = 64u << 20;

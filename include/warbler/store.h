@@ -11,6 +11,7 @@
 #include <memory>
 #include <span>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "warbler/options.h"
@@ -77,6 +78,16 @@ class Store {
   // Blocks until the partition's log has an acknowledged message at `offset`
   // or the timeout passes; true if it has.
   virtual bool WaitLog(uint32_t partition, uint64_t offset, uint64_t timeout_ms) = 0;
+
+  // ---- keys (encrypted stores; docs/security.md) ----
+  // New data key for `tenant` ("" = the store-wide key); new batches use it,
+  // older ones stay readable. A tenant's first key also starts sealing its
+  // messages apart from other tenants' (crypto-shredding later deletes a
+  // tenant by destroying its keys). Online; crash-safe.
+  virtual Status RotateDataKey(std::string_view tenant) = 0;
+  // Re-wraps the keyring under the KEK in `new_kek_file` (segments are not
+  // touched); then point kek_file at it. Online; crash-safe.
+  virtual Status RotateKek(const std::string& new_kek_file) = 0;
 
   virtual StoreStats Stats() = 0;
 };

@@ -9,6 +9,7 @@
 #include "base/clock.h"
 #include "engine/store/store_impl.h"
 #include "io/mem_fs.h"
+#include "tests/test_keys.h"
 
 namespace warbler::engine {
 namespace {
@@ -29,6 +30,7 @@ std::string Incompressible(size_t n) {
 class StoreTest : public ::testing::Test {
  protected:
   void SetUp() override {
+    testing::UseTestKek();
     fs_ = io::NewMemFileSystem();
     options_.segment_bytes = 1u << 20;
     options_.partitions = 2;
@@ -299,6 +301,60 @@ TEST_F(StoreTest, TruncationRollsBackSeqIndexAndDedup) {
   Reopen();
   EXPECT_EQ(store_->Info({"t", "c1"})->last_seq, before_info.last_seq + 1);
   EXPECT_EQ(store_->After({"t", "c1"}, 0, 1000)->size(), before_info.last_seq + 1);
+}
+
+TEST_F(StoreTest, DataIsEncryptedAtRest) {
+  const std::string secret = "the launch code is 0000";
+  Send("c", secret);
+  ASSERT_TRUE(store_->Close().ok());
+  store_.reset();
+  for (int p = 0; p < 2; ++p) {
+    const std::string dir = "/db/p-000" + std::to_string(p);
+    auto names = fs_->List(dir);
+    ASSERT_TRUE(names.ok());
+    for (const auto& n : *names) {
+      auto f = fs_->Open(dir + "/" + n, io::OpenOptions{.read_only = true});
+      ASSERT_TRUE(f.ok());
+      std::string bytes(*(*f)->Size(), '\0');
+      ASSERT_TRUE((*f)->ReadAt(0, {reinterpret_cast<std::byte*>(bytes.data()), bytes.size()}).ok());
+      EXPECT_EQ(bytes.find("launch code"), std::string::npos) << n << " holds plaintext";
+    }
+  }
+  Open();
+  EXPECT_EQ(Bodies(store_->Latest({"t", "c"}, 1)), std::vector<std::string>{secret});
+}
+
+TEST_F(StoreTest, KeysAreRequiredAndChecked) {
+  store_.reset();
+  unsetenv("WARBLER_KEK");
+  StoreInternals in;
+  in.fs = fs_.get();
+  // A new store without a KEK is refused, with the command that makes one, and nothing is created.
+  auto none = OpenStore(options_, "/fresh", in);
+  EXPECT_EQ(none.status().code(), StatusCode::kFailedPrecondition);
+  EXPECT_NE(none.status().ToString().find("warbler keygen"), std::string::npos) << none.status().ToString();
+  EXPECT_FALSE(*fs_->Exists("/fresh/STORE"));
+  // The wrong KEK: a clear error, nothing changed.
+  setenv("WARBLER_KEK", "ffeeddccbbaa99887766554433221100ffeeddccbbaa99887766554433221100", 1);
+  auto wrong = OpenStore(options_, "/db", in);
+  EXPECT_EQ(wrong.status().code(), StatusCode::kUnauthenticated) << wrong.status().ToString();
+  // Encryption off on an encrypted store is refused too.
+  StoreOptions plain = options_;
+  plain.encryption = false;
+  EXPECT_EQ(OpenStore(plain, "/db", in).status().code(), StatusCode::kFailedPrecondition);
+  testing::UseTestKek();
+  Open();
+  EXPECT_TRUE(store_->Info({"t", "c"}).ok());
+}
+
+TEST_F(StoreTest, DataKeyRotationKeepsOldMessagesReadable) {
+  Send("c", "before");
+  ASSERT_TRUE(store_->RotateDataKey("").ok());
+  ASSERT_TRUE(store_->RotateDataKey("t").ok());
+  Send("c", "after");
+  Reopen();
+  EXPECT_EQ(Bodies(store_->Latest({"t", "c"}, 5)), (std::vector<std::string>{"before", "after"}));
+  EXPECT_EQ(store_->RotateDataKey(std::string(300, 'x')).code(), StatusCode::kInvalidArgument);
 }
 
 TEST_F(StoreTest, ClosedStoreRefuses) {

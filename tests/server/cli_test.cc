@@ -10,6 +10,7 @@
 #include "server/server.h"
 #include "warbler/client.h"
 #include "warbler/store.h"
+#include "tests/test_keys.h"
 
 namespace warbler::server {
 namespace {
@@ -35,6 +36,7 @@ Output Cli(const std::string& args) {
 class CliTest : public ::testing::Test {
  protected:
   void SetUp() override {
+    testing::UseTestKek();
     std::string tmpl = (std::filesystem::temp_directory_path() / "warbler-cli-test-XXXXXX").string();
     ASSERT_NE(mkdtemp(tmpl.data()), nullptr);
     dir_ = tmpl;

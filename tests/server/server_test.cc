@@ -21,6 +21,7 @@
 #include "server/server.h"
 #include "warbler/client.h"
 #include "warbler/store.h"
+#include "tests/test_keys.h"
 
 namespace warbler::server {
 namespace {
@@ -35,6 +36,7 @@ std::string TempDir() {
 class ServerTest : public ::testing::Test {
  protected:
   void SetUp() override {
+    testing::UseTestKek();
     dir_ = TempDir();
     ASSERT_TRUE(io::net::WriteSelfSignedCert(dir_ + "/cert.pem", dir_ + "/key.pem", "localhost", 2).ok());
     StoreOptions so;

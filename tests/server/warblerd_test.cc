@@ -19,6 +19,7 @@
 #include "server/config.h"
 #include "warbler/client.h"
 #include "warbler/store.h"
+#include "tests/test_keys.h"
 
 namespace warbler::server {
 namespace {
@@ -78,7 +79,8 @@ class WarblerdTest : public ::testing::Test {
   void TearDown() override { std::filesystem::remove_all(dir_); }
   std::vector<std::string> Env() const {
     return {"WARBLER_DATA_DIR=" + dir_ + "/data", "WARBLER_SERVER_LISTEN=127.0.0.1:0",
-            "WARBLER_SERVER_ADMIN_LISTEN=", "WARBLER_TLS_ENABLED=false", "WARBLER_STORE_PARTITIONS=2"};
+            "WARBLER_SERVER_ADMIN_LISTEN=", "WARBLER_TLS_ENABLED=false", "WARBLER_STORE_PARTITIONS=2",
+            "WARBLER_STORE_KEK_FILE=", std::string("WARBLER_KEK=") + testing::kTestKekHex};
   }
   std::string dir_;
 };
@@ -163,6 +165,7 @@ TEST_F(WarblerdTest, SigtermLosesNoAcknowledgedAppend) {
   // Reopen the store: every acknowledged message is there.
   StoreOptions so;
   so.partitions = 2;
+  testing::UseTestKek();
   auto store = Store::Open(so, dir_ + "/data");
   ASSERT_TRUE(store.ok()) << store.status().ToString();
   std::set<std::string> stored;
