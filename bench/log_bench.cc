@@ -3,6 +3,7 @@
 // pwrite+fdatasync-per-append baseline, on the io_uring and POSIX backends.
 //
 //   log_bench [--quick] [--dir <path>] [--filter <case name substring>]
+//             [--backend uring|posix]
 //
 // Cases (each runs for a fixed time: 2 s, or 0.3 s with --quick):
 //   fsync       4 KiB pwrite + fdatasync appends to a fresh file (and the same
@@ -11,18 +12,24 @@
 //   naive       pwrite + fdatasync per 200 B append: 1 thread, and 32 threads
 //               sharing one file at atomically incremented offsets.
 //   blocking    N threads each looping Append of one record (200 B or 1 KiB
-//               body), N in {1, 8, 32, 128}, per backend.
+//               body), N in {1, 8, 32, 128}, per backend, default options
+//               (zero-filled segments, the next one prepared in the background).
 //   async       one producer keeping 1,024 AppendAsync calls in flight (a
 //               counting semaphore refilled from the callback), 200 B, with
-//               fallocate (default) and zero-filled segments.
-//   prealloc    the 32-appender 200 B case with Preallocate kZeroFill and
-//               kNone (kFallocate, the default, is the blocking row).
+//               zero-filled (default) and fallocated segments.
+//   prealloc    the 32-appender 200 B case with Preallocate kFallocate and
+//               kNone (kZeroFill, the default, is the blocking row).
+//   rolls       the 32-appender case with 4 MiB segments, so it rolls several
+//               times: zero-fill/fallocate, next segment prepared or not.
 //   diagnostics the 32-appender case with max_inflight_groups = 1, and the
 //               async case without zstd (to locate the bottlenecks).
-// Latency is per append: from the call to the acknowledgement.
+// Latency is per append: from the call to the acknowledgement. `cpu us/op`
+// is the process's CPU time (user + system, all threads) per append: unlike
+// throughput it hardly moves when other work shares the machine.
 // Data lives in --dir (default $WARBLER_BENCH_DIR or /var/tmp/warbler_log_bench)
 // and is removed afterwards. Results: docs/benchmarks.md.
 #include <fcntl.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -62,6 +69,7 @@ struct Config {
   std::chrono::nanoseconds duration{std::chrono::seconds(2)};
   std::string dir;
   std::string filter;  // run only cases whose name contains this (for profiling)
+  std::string backend;  // run only this backend ("" = both)
   bool Want(const std::string& name) const { return name.find(filter) != std::string::npos; }
 };
 
@@ -75,6 +83,14 @@ struct Config {
   std::exit(1);
 }
 
+// CPU time of the whole process (all threads), µs.
+double ProcessCpuUs() {
+  rusage ru{};
+  ::getrusage(RUSAGE_SELF, &ru);
+  auto us = [](const timeval& tv) { return static_cast<double>(tv.tv_sec) * 1e6 + static_cast<double>(tv.tv_usec); };
+  return us(ru.ru_utime) + us(ru.ru_stime);
+}
+
 uint64_t NowNs() {
   return static_cast<uint64_t>(
       std::chrono::duration_cast<std::chrono::nanoseconds>(Clock::now().time_since_epoch()).count());
@@ -82,7 +98,7 @@ uint64_t NowNs() {
 
 // Latency percentiles, µs.
 struct Latency {
-  double p50 = 0, p99 = 0, p999 = 0;
+  double p50 = 0, p99 = 0, p999 = 0, max = 0;
 };
 
 Latency Percentiles(std::vector<uint64_t> ns) {
@@ -96,6 +112,7 @@ Latency Percentiles(std::vector<uint64_t> ns) {
   l.p50 = at(0.50);
   l.p99 = at(0.99);
   l.p999 = at(0.999);
+  l.max = static_cast<double>(ns.back()) / 1000.0;
   return l;
 }
 
@@ -105,6 +122,7 @@ struct Row {
   double per_s = 0;         // appends (or syncs) per second
   Latency lat;
   double per_sync = 0;      // records per fdatasync (log rows only)
+  double cpu_us = 0;        // process CPU time per op, µs
 };
 
 // Text-like bodies (zstd finds some redundancy, as in chat), generated once.
@@ -158,7 +176,7 @@ class CaseDir {
   std::string path_;
 };
 
-// Default options (kSync, zstd, 256 MiB segments, fallocate) with `pre`.
+// Default options (kSync, zstd, 256 MiB segments) with `pre`.
 LogOptions Options(Preallocate pre) {
   LogOptions o;
   o.preallocate = pre;
@@ -185,6 +203,7 @@ Row RunBlocking(const Config& cfg, io::FileSystem* fs, size_t bytes, int threads
   std::vector<std::vector<uint64_t>> lat(threads);
   std::atomic<bool> stop{false};
   std::vector<std::thread> workers;
+  const double cpu0 = ProcessCpuUs();
   const auto start = Clock::now();
   for (int t = 0; t < threads; ++t) {
     workers.emplace_back([&, t] {
@@ -202,10 +221,11 @@ Row RunBlocking(const Config& cfg, io::FileSystem* fs, size_t bytes, int threads
   stop = true;
   for (auto& w : workers) w.join();
   const double secs = std::chrono::duration<double>(Clock::now() - start).count();
+  const double cpu = ProcessCpuUs() - cpu0;
   std::vector<uint64_t> all;
   for (auto& v : lat) all.insert(all.end(), v.begin(), v.end());
   Row row{name, fs->name().data(), static_cast<double>(all.size()) / secs, Percentiles(all),
-          PerSync(*log)};
+          PerSync(*log), cpu / static_cast<double>(std::max<size_t>(1, all.size()))};
   if (Status s = log->Close(); !s.ok()) Die("Close", s);
   return row;
 }
@@ -214,10 +234,19 @@ Row RunAsync(const Config& cfg, io::FileSystem* fs, size_t bytes, const LogOptio
              const std::string& name) {
   CaseDir dir(cfg, "async");
   auto log = OpenLog(fs, dir.path(), o);
-  std::counting_semaphore<kInflightAsync> slots(kInflightAsync);
-  std::vector<uint64_t> lat;  // only the writer thread (callbacks) appends to it
+  // What the callbacks touch, behind one pointer: with the start time the
+  // capture is 16 bytes, which std::function stores without allocating (the
+  // driver should not add a malloc/free pair per append to what is measured).
+  struct Shared {
+    std::counting_semaphore<kInflightAsync> slots{kInflightAsync};
+    std::vector<uint64_t> lat;  // only the writer thread (callbacks) appends to it
+    std::atomic<uint64_t> failed{0};
+  } shared;
+  auto& slots = shared.slots;
+  auto& lat = shared.lat;
+  auto& failed = shared.failed;
   lat.reserve(1u << 22);
-  std::atomic<uint64_t> failed{0};
+  const double cpu0 = ProcessCpuUs();
   const auto start = Clock::now();
   const auto deadline = start + cfg.duration;
   uint64_t i = 0;
@@ -226,18 +255,19 @@ Row RunAsync(const Config& cfg, io::FileSystem* fs, size_t bytes, const LogOptio
     std::vector<Record> one;
     one.push_back(MakeRecord(bytes, i++));
     const uint64_t t0 = NowNs();
-    Status s = log->AppendAsync(std::move(one), [&, t0](const Status& st, const AppendResult&) {
-      if (!st.ok()) failed.fetch_add(1);
-      lat.push_back(NowNs() - t0);
-      slots.release();
+    Status s = log->AppendAsync(std::move(one), [sh = &shared, t0](const Status& st, const AppendResult&) {
+      if (!st.ok()) sh->failed.fetch_add(1);
+      sh->lat.push_back(NowNs() - t0);
+      sh->slots.release();
     });
     if (!s.ok()) Die("AppendAsync", s);
   }
   for (int k = 0; k < kInflightAsync; ++k) slots.acquire();  // drain
   const double secs = std::chrono::duration<double>(Clock::now() - start).count();
+  const double cpu = ProcessCpuUs() - cpu0;
   if (failed.load() != 0) Die("async appends failed", Status::IOError(std::to_string(failed.load())));
   Row row{name, fs->name().data(), static_cast<double>(lat.size()) / secs, Percentiles(lat),
-          PerSync(*log)};
+          PerSync(*log), cpu / static_cast<double>(std::max<size_t>(1, lat.size()))};
   if (Status s = log->Close(); !s.ok()) Die("Close", s);
   return row;
 }
@@ -308,19 +338,19 @@ Row RunFsync(const Config& cfg, bool overwrite, const std::string& name) {
 }
 
 void PrintRow(const Row& r) {
-  std::printf("%-34s %-8s %12.0f %9.1f %9.1f %9.1f", r.name.c_str(), r.backend.c_str(), r.per_s,
-              r.lat.p50, r.lat.p99, r.lat.p999);
+  std::printf("%-34s %-8s %12.0f %9.1f %9.1f %9.1f %9.1f", r.name.c_str(), r.backend.c_str(),
+              r.per_s, r.lat.p50, r.lat.p99, r.lat.p999, r.lat.max);
   if (r.per_sync > 0 && r.backend != "syscall") {
-    std::printf(" %9.1f\n", r.per_sync);
+    std::printf(" %9.1f %10.2f\n", r.per_sync, r.cpu_us);
   } else {
-    std::printf(" %9s\n", "-");
+    std::printf(" %9s %10s\n", "-", "-");
   }
   std::fflush(stdout);
 }
 
 void PrintHeader(const char* title) {
-  std::printf("\n%s\n%-34s %-8s %12s %9s %9s %9s %9s\n", title, "case", "backend", "ops/s", "p50 us",
-              "p99 us", "p999 us", "recs/sync");
+  std::printf("\n%s\n%-34s %-8s %12s %9s %9s %9s %9s %9s %10s\n", title, "case", "backend",
+              "ops/s", "p50 us", "p99 us", "p999 us", "max us", "recs/sync", "cpu us/op");
 }
 
 class Report {
@@ -401,8 +431,12 @@ int Main(int argc, char** argv) {
       cfg.dir = argv[++i];
     } else if (a == "--filter" && i + 1 < argc) {
       cfg.filter = argv[++i];
+    } else if (a == "--backend" && i + 1 < argc) {
+      cfg.backend = argv[++i];
     } else {
-      std::fprintf(stderr, "usage: log_bench [--quick] [--dir <path>] [--filter <case substring>]\n");
+      std::fprintf(stderr,
+                   "usage: log_bench [--quick] [--dir <path>] [--filter <case substring>] "
+                   "[--backend uring|posix]\n");
       return 2;
     }
   }
@@ -412,14 +446,15 @@ int Main(int argc, char** argv) {
   auto uring = io::NewDefaultFileSystem(io::Backend::kUring);
   std::vector<io::FileSystem*> fss;
   if (uring.ok()) {
-    fss.push_back(uring->get());
+    if (cfg.backend != "posix") fss.push_back(uring->get());
   } else {
     std::printf("io_uring unavailable (%s): POSIX only\n", uring.status().ToString().c_str());
   }
-  fss.push_back(posix->get());
-  std::printf("log_bench: %.1f s per case, data in %s, %u cpus, kSync + zstd, 256 MiB segments\n",
-              std::chrono::duration<double>(cfg.duration).count(), cfg.dir.c_str(),
-              std::thread::hardware_concurrency());
+  if (cfg.backend != "uring") fss.push_back(posix->get());
+  std::printf(
+      "log_bench: %.1f s per case, data in %s, %u cpus, kSync + zstd, 256 MiB zero-filled segments\n",
+      std::chrono::duration<double>(cfg.duration).count(), cfg.dir.c_str(),
+      std::thread::hardware_concurrency());
 
   Report rep;
   PrintHeader("Disk yardstick and naive baseline (one pwrite + fdatasync per op)");
@@ -428,12 +463,12 @@ int Main(int argc, char** argv) {
   if (cfg.Want("naive 200B x1")) rep.Add(RunNaive(cfg, 200, 1, "naive 200B x1"));
   if (cfg.Want("naive 200B x32")) rep.Add(RunNaive(cfg, 200, kTargetAppenders, "naive 200B x32"));
 
-  PrintHeader("PartitionLog, blocking appenders (Append of one record per call), fallocate");
+  PrintHeader("PartitionLog, blocking appenders (Append of one record per call), zero-fill");
   for (size_t bytes : {size_t{200}, size_t{1024}}) {
     for (int threads : {1, 8, 32, 128}) {
       if (!cfg.Want(BlockingName(bytes, threads))) continue;
       for (io::FileSystem* fs : fss) {
-        rep.Add(RunBlocking(cfg, fs, bytes, threads, Options(Preallocate::kFallocate),
+        rep.Add(RunBlocking(cfg, fs, bytes, threads, Options(Preallocate::kZeroFill),
                             BlockingName(bytes, threads)));
       }
     }
@@ -441,18 +476,18 @@ int Main(int argc, char** argv) {
   PrintHeader("PartitionLog, one producer, 1,024 AppendAsync in flight");
   for (io::FileSystem* fs : fss) {
     if (cfg.Want("async 200B 1024 in flight")) {
-      rep.Add(RunAsync(cfg, fs, 200, Options(Preallocate::kFallocate), "async 200B 1024 in flight"));
+      rep.Add(RunAsync(cfg, fs, 200, Options(Preallocate::kZeroFill), "async 200B 1024 in flight"));
     }
-    if (cfg.Want("async 200B 1024 in flight zerofill")) {
-      rep.Add(RunAsync(cfg, fs, 200, Options(Preallocate::kZeroFill), "async 200B 1024 in flight zerofill"));
+    if (cfg.Want("async 200B 1024 in flight fallocate")) {
+      rep.Add(RunAsync(cfg, fs, 200, Options(Preallocate::kFallocate), "async 200B 1024 in flight fallocate"));
     }
   }
 
-  PrintHeader("PartitionLog, 32 appenders 200 B, preallocation (fallocate is the row above)");
+  PrintHeader("PartitionLog, 32 appenders 200 B, preallocation (zero-fill is the row above)");
   for (io::FileSystem* fs : fss) {
-    if (cfg.Want("append 200B x32 zerofill")) {
-      rep.Add(RunBlocking(cfg, fs, 200, kTargetAppenders, Options(Preallocate::kZeroFill),
-                          "append 200B x32 zerofill"));
+    if (cfg.Want("append 200B x32 fallocate")) {
+      rep.Add(RunBlocking(cfg, fs, 200, kTargetAppenders, Options(Preallocate::kFallocate),
+                          "append 200B x32 fallocate"));
     }
     if (cfg.Want("append 200B x32 none")) {
       rep.Add(RunBlocking(cfg, fs, 200, kTargetAppenders, Options(Preallocate::kNone),
@@ -461,18 +496,39 @@ int Main(int argc, char** argv) {
   }
   // Diagnostics for the group-commit gap: one group in flight instead of two
   // (every appender waiting during a sync joins the next group).
-  PrintHeader("Diagnostics: 32 appenders 200 B, fallocate, max_inflight_groups = 1");
+  PrintHeader("Diagnostics: 32 appenders 200 B, max_inflight_groups = 1");
   for (io::FileSystem* fs : fss) {
-    LogOptions o = Options(Preallocate::kFallocate);
+    LogOptions o = Options(Preallocate::kZeroFill);
     o.max_inflight_groups = 1;
     if (cfg.Want("append 200B x32 inflight1")) {
       rep.Add(RunBlocking(cfg, fs, 200, kTargetAppenders, o, "append 200B x32 inflight1"));
     }
   }
-  // ... and the async case without zstd, to show how much of its time is compression.
-  PrintHeader("Diagnostics: 1,024 in flight 200 B, fallocate, batch.compress = false");
+  // Rolls under load: small segments so a 2 s run rolls several times; the
+  // max latency shows what a roll costs the appenders waiting behind it.
+  PrintHeader("Segment rolls: 32 appenders 200 B, 4 MiB segments (a roll every ~0.1-0.5 s)");
   for (io::FileSystem* fs : fss) {
-    LogOptions o = Options(Preallocate::kFallocate);
+    struct Variant {
+      const char* name;
+      Preallocate pre;
+      bool prepare;
+    };
+    for (const Variant& v : {Variant{"roll4M zerofill prepared", Preallocate::kZeroFill, true},
+                             Variant{"roll4M zerofill inline", Preallocate::kZeroFill, false},
+                             Variant{"roll4M fallocate prepared", Preallocate::kFallocate, true},
+                             Variant{"roll4M fallocate inline", Preallocate::kFallocate, false}}) {
+      const std::string name = std::string("append 200B x32 ") + v.name;
+      if (!cfg.Want(name)) continue;
+      LogOptions o = Options(v.pre);
+      o.segment_bytes = 4u << 20;
+      o.prepare_next_segment = v.prepare;
+      rep.Add(RunBlocking(cfg, fs, 200, kTargetAppenders, o, name));
+    }
+  }
+  // ... and the async case without zstd, to show how much of its time is compression.
+  PrintHeader("Diagnostics: 1,024 in flight 200 B, batch.compress = false");
+  for (io::FileSystem* fs : fss) {
+    LogOptions o = Options(Preallocate::kZeroFill);
     o.batch.compress = false;
     if (cfg.Want("async 200B 1024 in flight nozstd")) {
       rep.Add(RunAsync(cfg, fs, 200, o, "async 200B 1024 in flight nozstd"));

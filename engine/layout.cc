@@ -63,6 +63,10 @@ std::string QuarantineDir(const std::string& partition_dir) {
 
 std::string TempPath(const std::string& path) { return path + ".tmp"; }
 
+std::string PreparedSegmentPath(const std::string& partition_dir) {
+  return TempPath(partition_dir + "/next-segment.log");
+}
+
 std::optional<uint64_t> ParseSegmentName(std::string_view name) {
   return ParseOffsetName(name, "log");
 }

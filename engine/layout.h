@@ -22,6 +22,9 @@ std::string CommittedPath(const std::string& partition_dir);
 std::string QuarantineDir(const std::string& partition_dir);
 // Where a file is written before it is renamed into place.
 std::string TempPath(const std::string& path);
+// The next segment of a partition while it is prepared in the background
+// (engine/log/segment_preparer.h). A temp name: Recover removes it.
+std::string PreparedSegmentPath(const std::string& partition_dir);
 
 // "00000000000000000042.log" -> 42; nullopt for any other name.
 std::optional<uint64_t> ParseSegmentName(std::string_view name);

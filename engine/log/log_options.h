@@ -41,8 +41,19 @@ struct LogOptions {
   uint64_t segment_bytes = 256ull << 20;
   // ... or when the active segment is older than this, in ms (0 = never). Default 7 days.
   uint64_t segment_age_ms = 7ull * 24 * 3600 * 1000;
-  // How segment space is reserved at creation. Default fallocate.
-  Preallocate preallocate = Preallocate::kFallocate;
+  // How segment space is reserved at creation. Default kZeroFill: an
+  // fdatasync that overwrites written blocks commits no extent metadata and
+  // costs about half of one into fallocated (unwritten) space on ext4
+  // (docs/benchmarks.md). The zeros are written by the background preparer
+  // (below); only a partition's first segment is zero-filled inside Open.
+  Preallocate preallocate = Preallocate::kZeroFill;
+  // Prepare the next segment file (space reserved per `preallocate`, synced)
+  // on a background thread once the active one is half full or 3/4 of its
+  // age, so a roll only writes a header, renames and syncs the directory.
+  // A roll that finds no prepared file ready creates one on the writer thread,
+  // with kFallocate in place of kZeroFill so it never writes a whole segment
+  // there. Default true.
+  bool prepare_next_segment = true;
   // Spacing of sparse offset index entries, bytes. Default 32 KiB; 4 KiB .. 16 MiB.
   uint32_t index_interval_bytes = 32u << 10;
   Durability durability = Durability::kSync;

@@ -16,6 +16,13 @@ namespace {
 constexpr size_t kMaxRequestsPerRound = 4096;
 // Idle wake-up period, for age-based rolls and interval syncs.
 constexpr uint64_t kIdleWaitMs = 50;
+// Requests that are always worth a group (and a sync) of their own, even
+// when a much larger group is in flight (many appends in flight).
+constexpr size_t kOwnGroupRequests = 256;
+// Groups of at least this many record bytes (EstimateBytes) are encoded on
+// the encoder thread while the writer completes the group in flight; below
+// it the hand-off costs more than it overlaps.
+constexpr size_t kOffloadMinBytes = 64u << 10;
 
 size_t EstimateBytes(const std::vector<Record>& records) {
   size_t n = 0;
@@ -58,7 +65,7 @@ void PartitionLog::WriterLoop() {
     // A second group in flight pays only if it is worth a sync of its own:
     // otherwise wait for the one in flight and take everyone who queued meanwhile.
     while (!inflight_.empty() && requests.size() * 2 < inflight_.back()->requests.size() &&
-           requests.size() < kMaxRequestsPerRound) {
+           requests.size() < kOwnGroupRequests) {
       CompleteOldest();
       queue_->DrainTo(&requests, kMaxRequestsPerRound - requests.size());
     }
@@ -69,6 +76,17 @@ void PartitionLog::WriterLoop() {
     ProcessRequests(requests);
   }
   CompleteAll();
+  if (dirty_end_ > write_pos_) {
+    // Bytes of a failed write past the end were never acknowledged: zero them
+    // before the final sync makes them durable (a reopen would read them as
+    // data, or as damage followed by a valid batch).
+    if (Status z = io::WriteZeros(segments_.back()->file(), write_pos_, dirty_end_); z.ok()) {
+      dirty_end_ = write_pos_;
+      unsynced_ = true;
+    } else {
+      WB_LOG(kError, "stale_tail_zeroing_failed").Kv("dir", dir_).Kv("error", z.ToString());
+    }
+  }
   if (Status s = SyncIfDue(true); !s.ok()) {
     WB_LOG(kError, "final_sync_failed").Kv("dir", dir_).Kv("error", s.ToString());
   }
@@ -101,7 +119,15 @@ void PartitionLog::ProcessRequests(std::vector<Request>& requests) {
     }
     auto g = std::make_unique<Group>();
     Status s = MaybeRoll(bytes);
-    if (s.ok()) s = BuildGroup(requests, i, j, g.get());
+    const uint64_t failures = pipeline_failures_;
+    if (s.ok()) {
+      AssignGroup(requests, i, j, g.get());
+      s = Encode(g.get(), bytes);
+    }
+    // A group in flight failed while g was encoded: g was built on top of it and is void
+    // (FailPipeline reset the write position and abandoned g's offsets already).
+    const bool voided = pipeline_failures_ != failures;
+    if (voided) s = pipeline_error_;
     if (s.ok() && g->buf.empty()) {
       // Every record was a retry answered by the hook: nothing to write.
       for (size_t k = 0; k < g->requests.size(); ++k) g->requests[k].done(Status::Ok(), g->results[k]);
@@ -117,7 +143,7 @@ void PartitionLog::ProcessRequests(std::vector<Request>& requests) {
     if (!s.ok()) {
       if (g->requests.empty()) {
         for (size_t k = i; k < j; ++k) g->requests.push_back(std::move(requests[k]));
-      } else {
+      } else if (!voided) {
         write_pos_ = g->start_pos;
         next_offset_ = g->base_offset;
         if (options_.hook != nullptr) options_.hook->OnAbandon(g->base_offset);
@@ -132,25 +158,25 @@ void PartitionLog::ProcessRequests(std::vector<Request>& requests) {
   }
 }
 
-Status PartitionLog::BuildGroup(std::vector<Request>& requests, size_t begin, size_t end, Group* g) {
+void PartitionLog::AssignGroup(std::vector<Request>& requests, size_t begin, size_t end, Group* g) {
   g->segment = segments_.back();
   g->start_pos = write_pos_;
   g->base_offset = next_offset_;
   g->last_term = term_;
-  uint64_t next = next_offset_, batch_base = next_offset_;
+  uint64_t next = next_offset_;
   const uint64_t group_ts = NextTimestamp();
-  size_t batch_bytes = 0;
-  auto flush = [&]() -> Status {
-    if (builder_.empty()) return Status::Ok();
-    const uint64_t pos = g->start_pos + g->buf.size();
-    WB_ASSIGN_OR_RETURN(BatchHeader h, builder_.Finish(batch_base, term_, options_.batch, &g->buf));
-    g->batches.emplace_back(h, pos);
-    batch_base = h.next_offset();
-    batch_bytes = 0;
-    return Status::Ok();
-  };
-  for (size_t k = begin; k < end; ++k) g->requests.push_back(std::move(requests[k]));
+  size_t batch_bytes = 0, batch_records = 0;
+  if (begin == 0 && end == requests.size() && g->requests.empty()) {
+    // The whole round is one group (the common case): swap, and hand the
+    // capacity of a completed group back to the round (and so to the queue).
+    g->requests.swap(spare_requests_);
+    g->requests.swap(requests);
+  } else {
+    g->requests.reserve(end - begin);
+    for (size_t k = begin; k < end; ++k) g->requests.push_back(std::move(requests[k]));
+  }
   g->results.resize(g->requests.size());
+  g->records.reserve(g->requests.size());
   AppendHook* const hook = options_.hook;
   for (size_t k = 0; k < g->requests.size(); ++k) {
     AppendResult& res = g->results[k];
@@ -166,19 +192,54 @@ Status PartitionLog::BuildGroup(std::vector<Request>& requests, size_t begin, si
         res.first_timestamp_us = r.timestamp_us;
       }
       res.last_timestamp_us = r.timestamp_us;
-      builder_.Add(&r);
+      // Encrypted batches hold one tenant each, sealed under that tenant's
+      // data key when it has one (crypto-shredding, docs/security.md).
+      if (options_.batch.cipher != nullptr && batch_records > 0 && g->records.back()->tenant != r.tenant) {
+        g->batch_ends.push_back(g->records.size());
+        batch_bytes = batch_records = 0;
+      }
+      g->records.push_back(&r);
       batch_bytes += r.body.size() + r.sender.size() + r.conversation.size() + 32;
       ++next;
-      if (builder_.record_count() >= options_.batch_max_records ||
-          batch_bytes >= options_.batch_max_bytes) {
-        WB_RETURN_IF_ERROR(flush());
+      if (++batch_records >= options_.batch_max_records || batch_bytes >= options_.batch_max_bytes) {
+        g->batch_ends.push_back(g->records.size());
+        batch_bytes = batch_records = 0;
       }
     }
   }
-  WB_RETURN_IF_ERROR(flush());
+  if (batch_records > 0) g->batch_ends.push_back(g->records.size());
   g->next_offset = next;
+}
+
+Status PartitionLog::EncodeGroup(Group* g, BatchBuilder* builder) const {
+  size_t first = 0;
+  BatchOptions batch_options = options_.batch;
+  for (const size_t end : g->batch_ends) {
+    for (size_t k = first; k < end; ++k) builder->Add(g->records[k]);
+    const uint64_t pos = g->start_pos + g->buf.size();
+    if (batch_options.cipher != nullptr) batch_options.tenant = g->records[first]->tenant;
+    auto h = builder->Finish(g->records[first]->offset, g->last_term, batch_options, &g->buf);
+    if (!h.ok()) {
+      builder->Clear();
+      return h.status();
+    }
+    g->batches.emplace_back(*h, pos);
+    first = end;
+  }
   g->end_pos = g->start_pos + g->buf.size();
   return Status::Ok();
+}
+
+Status PartitionLog::Encode(Group* g, size_t bytes) {
+  g->end_pos = g->start_pos;
+  if (g->batch_ends.empty()) return Status::Ok();
+  // Only worth a thread hand-off when there is a completion to overlap it with.
+  const bool overlap = !inflight_.empty() && inflight_.size() + 1 >= options_.max_inflight_groups;
+  if (!overlap || bytes < kOffloadMinBytes) return EncodeGroup(g, &builder_);
+  if (encoder_ == nullptr) encoder_ = std::make_unique<Encoder>();
+  encoder_->Start([this, g] { return EncodeGroup(g, &encoder_builder_); });
+  while (!inflight_.empty() && inflight_.size() + 1 >= options_.max_inflight_groups) CompleteOldest();
+  return encoder_->Wait();
 }
 
 Status PartitionLog::StartGroup(Group* g, bool sync) {
@@ -237,6 +298,8 @@ void PartitionLog::CompleteOldest() {
   metrics_.batches.fetch_add(g->batches.size());
   metrics_.bytes_written.fetch_add(g->buf.size());
   for (size_t k = 0; k < g->requests.size(); ++k) g->requests[k].done(Status::Ok(), g->results[k]);
+  done->requests.clear();
+  if (done->requests.capacity() > spare_requests_.capacity()) spare_requests_.swap(done->requests);
 }
 
 void PartitionLog::CompleteAll() {
@@ -257,6 +320,18 @@ void PartitionLog::FailPipeline(const Status& first_error) {
   write_pos_ = failed.front()->start_pos;
   next_offset_ = failed.front()->base_offset;
   dirty_end_ = dirty;
+  // Zero the failed range at once (best effort: the disk may still be
+  // failing; then the next group zeroes it in its own submission). Until it
+  // is zeroed, a crash could leave a torn batch followed by a valid but
+  // never-acknowledged one, which a strict open refuses (docs/format.md).
+  if (dirty_end_ > write_pos_) {
+    io::File* file = failed.front()->segment->file();
+    Status z = io::WriteZeros(file, write_pos_, dirty_end_);
+    if (z.ok()) z = file->Sync();
+    if (z.ok()) dirty_end_ = write_pos_;
+  }
+  ++pipeline_failures_;
+  pipeline_error_ = first_error;
   if (options_.hook != nullptr) options_.hook->OnAbandon(next_offset_);
   metrics_.write_errors.fetch_add(1);
   WB_LOG(kError, "log_write_failed")
@@ -286,9 +361,13 @@ Status PartitionLog::MaybeRoll(uint64_t incoming_bytes) {
   const Segment& active = *segments_.back();
   const bool has_data = write_pos_ > format::kSegmentHeaderSize;
   const bool full = write_pos_ + incoming_bytes > options_.segment_bytes;
-  const bool old = options_.segment_age_ms > 0 &&
-                   clock_->WallMicros() >= active.meta().created_wall_us +
-                                               options_.segment_age_ms * 1000;
+  const uint64_t age_us = clock_->WallMicros() - std::min(clock_->WallMicros(), active.meta().created_wall_us);
+  const bool old = options_.segment_age_ms > 0 && age_us >= options_.segment_age_ms * 1000;
+  if (preparer_ != nullptr && !preparer_->started() &&
+      (write_pos_ + incoming_bytes >= options_.segment_bytes / 2 ||
+       (options_.segment_age_ms > 0 && age_us >= options_.segment_age_ms * 750))) {
+    preparer_->Start();  // the next segment, ready long before this one is full or old
+  }
   if (!has_data || (!full && !old)) return Status::Ok();
   CompleteAll();
   if (write_pos_ <= format::kSegmentHeaderSize) return Status::Ok();
@@ -306,13 +385,17 @@ Status PartitionLog::Roll() {
   Status s = options_.hook != nullptr
                  ? options_.hook->OnSeal(this, old->base_offset(), next_offset_)
                  : Status::Ok();
-  if (s.ok()) s = CreateSegment(next_offset_);
+  if (s.ok()) s = InstallNextSegment(next_offset_);
+  // The new segment's name is durable before anything appended to it is acknowledged.
   if (s.ok()) s = fs_->SyncDir(dir_);
   if (!s.ok()) {
     // Stay on the old segment; it is not sealed, so its index must go.
     (void)fs_->Remove(layout::IndexPath(dir_, old->base_offset()));
     std::lock_guard lock(mu_);
-    if (segments_.back() != old) segments_.pop_back();
+    if (segments_.back() != old) {
+      (void)fs_->Remove(segments_.back()->path());
+      segments_.pop_back();
+    }
     return s.WithContext("rolling segment of " + dir_);
   }
   {
@@ -326,6 +409,29 @@ Status PartitionLog::Roll() {
       .Kv("sealed", old->path())
       .Kv("bytes", old->data_end)
       .Kv("next_offset", next_offset_);
+  return Status::Ok();
+}
+
+Status PartitionLog::InstallNextSegment(uint64_t base) {
+  std::unique_ptr<io::File> space = preparer_ != nullptr ? preparer_->TakeReady() : nullptr;
+  if (space == nullptr) {
+    // Not prepared (yet): never zero-fill a whole segment on the writer thread
+    // when a preparer is at work; the next roll gets its zero-filled file.
+    const Preallocate p = preparer_ != nullptr && options_.preallocate == Preallocate::kZeroFill
+                              ? Preallocate::kFallocate
+                              : options_.preallocate;
+    WB_RETURN_IF_ERROR(CreateSegment(base, p));
+    metrics_.segments_created.fetch_add(1);
+    return Status::Ok();
+  }
+  SegmentMeta meta{partition_, base, uuid_, clock_->WallMicros()};
+  WB_ASSIGN_OR_RETURN(auto seg, Segment::Install(fs_, std::move(space), layout::SegmentPath(dir_, base),
+                                                 meta, options_.index_interval_bytes));
+  {
+    std::lock_guard lock(mu_);
+    segments_.push_back(std::move(seg));
+  }
+  metrics_.segments_prepared.fetch_add(1);
   return Status::Ok();
 }
 

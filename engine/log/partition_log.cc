@@ -38,6 +38,14 @@ Status CheckOptions(const LogOptions& o) {
   return Status::Ok();
 }
 
+// A partition's first segment is made while Open waits: zero-filling 256 MiB
+// there would take ~0.2 s per partition, so it is fallocated, and the
+// background preparer zero-fills the segments after it.
+Preallocate FirstSegmentPreallocate(const LogOptions& o) {
+  return o.preallocate == Preallocate::kZeroFill && o.prepare_next_segment ? Preallocate::kFallocate
+                                                                             : o.preallocate;
+}
+
 }  // namespace
 
 PartitionLog::PartitionLog(io::FileSystem* fs, std::string dir, uint32_t partition,
@@ -68,9 +76,13 @@ Result<std::unique_ptr<PartitionLog>> PartitionLog::Open(io::FileSystem* fs, std
       .Kv("next_offset", log->acked_next_)
       .Kv("committed", log->committed())
       .Kv("open_ms", (log->clock_->NowNanos() - start) / 1e6);
-  log->queue_ = std::make_unique<BoundedQueue<Request>>(options.queue_capacity);
+  log->queue_ = std::make_unique<AppendQueue>(options.queue_capacity);
   if (!log->read_only_) {
     WB_ASSIGN_OR_RETURN(log->ioq_, fs->NewQueue());
+    if (options.prepare_next_segment) {
+      log->preparer_ = std::make_unique<SegmentPreparer>(
+          fs, layout::PreparedSegmentPath(log->dir_), options.segment_bytes, options.preallocate);
+    }
     log->last_sync_ns_ = log->clock_->NowNanos();
     log->writer_ = std::thread([l = log.get()] { l->WriterLoop(); });
   }
@@ -86,6 +98,9 @@ Status PartitionLog::Close() {
   if (queue_) queue_->Close();
   stopping_.store(true);
   if (writer_.joinable()) writer_.join();
+  // An unused prepared file is not worth keeping: the next Open removes temp files anyway.
+  if (preparer_ != nullptr) preparer_->Discard();
+  encoder_.reset();
   appended_cv_.notify_all();
   return Status::Ok();
 }
@@ -108,7 +123,7 @@ Status PartitionLog::Recover() {
                       CommittedMark::Open(fs_, layout::CommittedPath(dir_), read_only_));
   if (bases.empty()) {
     if (read_only_) return Status::NotFound("no segments in " + dir_);
-    WB_RETURN_IF_ERROR(CreateSegment(0));
+    WB_RETURN_IF_ERROR(CreateSegment(0, FirstSegmentPreallocate(options_)));
   }
   for (size_t i = 0; !bases.empty() && i + 1 < bases.size(); ++i) {
     std::shared_ptr<Segment> seg;
@@ -125,7 +140,7 @@ Status PartitionLog::Recover() {
   if (removed) {
     // A torn roll: the new segment never got its header. The previous one is active again.
     if (segments_.empty()) {
-      WB_RETURN_IF_ERROR(CreateSegment(bases.back()));
+      WB_RETURN_IF_ERROR(CreateSegment(bases.back(), FirstSegmentPreallocate(options_)));
     } else {
       std::shared_ptr<Segment> prev = segments_.back();
       segments_.pop_back();
@@ -281,10 +296,10 @@ Status PartitionLog::WriteIndex(Segment* seg) {
   return fs_->Rename(tmp, path);
 }
 
-Status PartitionLog::CreateSegment(uint64_t base) {
+Status PartitionLog::CreateSegment(uint64_t base, Preallocate prealloc) {
   SegmentMeta meta{partition_, base, uuid_, clock_->WallMicros()};
   WB_ASSIGN_OR_RETURN(auto seg, Segment::Create(fs_, layout::SegmentPath(dir_, base), meta,
-                                                options_.segment_bytes, options_.preallocate,
+                                                options_.segment_bytes, prealloc,
                                                 options_.index_interval_bytes));
   std::lock_guard lock(mu_);
   segments_.push_back(std::move(seg));

@@ -17,7 +17,12 @@
 // Threads: one writer thread per partition drains a bounded queue of append
 // requests, builds one group (one or more batches) per round, writes it and a
 // linked fdatasync in one io submission, and pipelines up to
-// max_inflight_groups groups. All other methods are thread-safe.
+// max_inflight_groups groups. Two helpers take work off it: an encoder
+// thread (created on first use) compresses/encrypts a large group while the
+// writer completes the group in flight, and a short-lived preparer thread
+// creates the next segment file ahead of the roll (SegmentPreparer). Hook
+// calls and callbacks stay on the writer thread. All other methods are
+// thread-safe.
 #pragma once
 
 #include <atomic>
@@ -31,13 +36,13 @@
 #include <thread>
 #include <vector>
 
-#include "base/bounded_queue.h"
 #include "base/status.h"
 #include "engine/log/append_hook.h"
 #include "engine/log/batch.h"
 #include "engine/log/committed_mark.h"
 #include "engine/log/log_options.h"
 #include "engine/log/segment.h"
+#include "engine/log/segment_preparer.h"
 #include "io/file_system.h"
 
 namespace warbler::engine {
@@ -70,6 +75,8 @@ struct LogMetrics {
   std::atomic<uint64_t> bytes_written{0};
   std::atomic<uint64_t> write_errors{0};
   std::atomic<uint64_t> segments_rolled{0};
+  std::atomic<uint64_t> segments_prepared{0};  // rolls that installed a prepared segment file
+  std::atomic<uint64_t> segments_created{0};   // rolls that created their segment on the writer thread
   std::atomic<uint64_t> queue_full{0};    // appends rejected with ResourceExhausted
 };
 
@@ -136,6 +143,8 @@ class PartitionLog {
  private:
   struct Request;
   struct Group;
+  class Encoder;
+  class AppendQueue;
   PartitionLog(io::FileSystem* fs, std::string dir, uint32_t partition, const StoreUuid& uuid,
                const LogOptions& options);
 
@@ -145,18 +154,28 @@ class PartitionLog {
   Status OpenActive(uint64_t base, bool* removed_torn_roll);
   Status HandleDamage(Segment* seg, const ScanResult& scan);
   Status WriteIndex(Segment* seg);
-  Status CreateSegment(uint64_t base);
+  Status CreateSegment(uint64_t base, Preallocate prealloc);
 
   // ---- writer (log_writer.cc) ----
   void WriterLoop();
   void ProcessRequests(std::vector<Request>& requests);
-  Status BuildGroup(std::vector<Request>& requests, size_t begin, size_t end, Group* g);
+  // Gives the records of requests [begin, end) their offsets, timestamps and
+  // (through the hook) seqs, and cuts them into batches. Nothing is encoded.
+  void AssignGroup(std::vector<Request>& requests, size_t begin, size_t end, Group* g);
+  // Encodes g's batches into g->buf with `builder`. Runs on the writer or the encoder thread.
+  Status EncodeGroup(Group* g, BatchBuilder* builder) const;
+  // Encodes g; a large group on the encoder thread while this thread
+  // completes the groups in flight (which may fail and void g: see ProcessRequests).
+  Status Encode(Group* g, size_t bytes);
   Status StartGroup(Group* g, bool sync);
   void CompleteOldest();
   void CompleteAll();
   void FailPipeline(const Status& first_error);
   Status MaybeRoll(uint64_t incoming_bytes);
   Status Roll();
+  // Makes the segment at `base` the active one: the prepared file if one is
+  // ready, else a file created here. The caller syncs the directory.
+  Status InstallNextSegment(uint64_t base);
   Status RunTruncate(uint64_t offset);
   Status SyncIfDue(bool force);
   uint64_t NextTimestamp();
@@ -175,7 +194,7 @@ class PartitionLog {
   uint64_t acked_next_ = 0;  // guarded by mu_
 
   std::unique_ptr<CommittedMark> committed_;
-  std::unique_ptr<BoundedQueue<Request>> queue_;
+  std::unique_ptr<AppendQueue> queue_;
   std::thread writer_;
   std::mutex close_mu_;
   bool closed_ = false;
@@ -184,7 +203,9 @@ class PartitionLog {
 
   // ---- writer-thread state ----
   std::unique_ptr<io::IoQueue> ioq_;
+  std::unique_ptr<SegmentPreparer> preparer_;  // nullptr: read-only or !prepare_next_segment
   std::deque<std::unique_ptr<Group>> inflight_;
+  std::vector<Request> spare_requests_;  // empty; the capacity of a completed group, for reuse
   uint64_t write_pos_ = 0;    // where the next group goes in the active segment
   uint64_t next_offset_ = 0;  // offset the next record gets
   uint64_t dirty_end_ = 0;    // [write_pos_, dirty_end_) holds stale bytes to zero
@@ -192,7 +213,11 @@ class PartitionLog {
   uint64_t last_sync_ns_ = 0;
   uint64_t term_ = 0;        // term stamped on new batches (0 until replication)
   bool unsynced_ = false;     // written bytes not yet covered by an fdatasync
+  uint64_t pipeline_failures_ = 0;  // FailPipeline calls
+  Status pipeline_error_;           // the error of the last FailPipeline
   BatchBuilder builder_;
+  std::unique_ptr<Encoder> encoder_;  // created on first use
+  BatchBuilder encoder_builder_;      // used by encoder_'s thread only
 };
 
 }  // namespace warbler::engine

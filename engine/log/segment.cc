@@ -81,30 +81,72 @@ Status Segment::DecodeHeader(std::span<const std::byte> in, SegmentMeta* meta) {
   return Status::Ok();
 }
 
-Result<std::shared_ptr<Segment>> Segment::Create(io::FileSystem* fs, const std::string& path,
-                                                 const SegmentMeta& meta, uint64_t segment_bytes,
-                                                 Preallocate prealloc, uint32_t index_interval) {
+Result<std::unique_ptr<io::File>> Segment::CreateSpace(io::FileSystem* fs, const std::string& path,
+                                                        uint64_t segment_bytes, Preallocate prealloc,
+                                                        const std::atomic<bool>* cancel) {
   io::OpenOptions opts;
   opts.create = true;
   opts.exclusive = true;
   WB_ASSIGN_OR_RETURN(auto file, fs->Open(path, opts));
-  auto header = EncodeHeader(meta);
   Status s;
   if (prealloc == Preallocate::kFallocate) {
     s = file->Allocate(0, segment_bytes, /*keep_size=*/false);
   } else if (prealloc == Preallocate::kZeroFill) {
-    s = io::WriteZeros(file.get(), kSegmentHeaderSize, segment_bytes);
+    for (uint64_t pos = 0; s.ok() && pos < segment_bytes; pos += kZeroFillChunkBytes) {
+      if (cancel != nullptr && cancel->load(std::memory_order_relaxed)) {
+        s = Status::Aborted("preparing " + path + ": cancelled");
+        break;
+      }
+      s = io::WriteZeros(file.get(), pos, std::min(segment_bytes, pos + kZeroFillChunkBytes));
+      if (s.ok()) s = file->Sync();
+    }
   }
-  if (s.ok()) {
-    io::IoOp ops[2] = {io::IoOp::Write(file.get(), 0, header), io::IoOp::Sync(file.get())};
-    s = fs->Submit(ops);
-  }
+  if (s.ok() && prealloc != Preallocate::kZeroFill) s = file->Sync();
   if (!s.ok()) {
     (void)file->Close();
     (void)fs->Remove(path);
     return s;
   }
+  return file;
+}
+
+Result<std::shared_ptr<Segment>> Segment::Create(io::FileSystem* fs, const std::string& path,
+                                                 const SegmentMeta& meta, uint64_t segment_bytes,
+                                                 Preallocate prealloc, uint32_t index_interval) {
+  WB_ASSIGN_OR_RETURN(auto file, CreateSpace(fs, path, segment_bytes, prealloc));
+  auto header = EncodeHeader(meta);
+  io::IoOp ops[2] = {io::IoOp::Write(file.get(), 0, header), io::IoOp::Sync(file.get())};
+  if (Status s = fs->Submit(ops); !s.ok()) {
+    (void)file->Close();
+    (void)fs->Remove(path);
+    return s;
+  }
   return std::make_shared<Segment>(path, meta, std::move(file), index_interval);
+}
+
+Result<std::shared_ptr<Segment>> Segment::Install(io::FileSystem* fs, std::unique_ptr<io::File> space,
+                                                  const std::string& path, const SegmentMeta& meta,
+                                                  uint32_t index_interval) {
+  const std::string from = space->path();
+  auto header = EncodeHeader(meta);
+  io::IoOp ops[2] = {io::IoOp::Write(space.get(), 0, header), io::IoOp::Sync(space.get())};
+  // The header is durable before the file has a segment name, so a crash can
+  // never show a segment without one.
+  Status s = fs->Submit(ops);
+  if (s.ok()) s = space->Close();
+  if (s.ok()) s = fs->Rename(from, path);
+  if (!s.ok()) {
+    (void)space->Close();
+    (void)fs->Remove(from);
+    return s;
+  }
+  // Reopened under its final name, so file()->path() names the segment.
+  auto file = fs->Open(path, io::OpenOptions{});
+  if (!file.ok()) {
+    (void)fs->Remove(path);
+    return file.status();
+  }
+  return std::make_shared<Segment>(path, meta, std::move(*file), index_interval);
 }
 
 Result<std::shared_ptr<Segment>> Segment::Open(io::FileSystem* fs, const std::string& path,

@@ -12,6 +12,7 @@
 #pragma once
 
 #include <array>
+#include <atomic>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -41,6 +42,11 @@ enum class Preallocate : uint8_t {
   kZeroFill,   // write zeros over the whole segment up front (fastest fdatasync later)
 };
 
+// Zero-fill writes this much, then syncs it, before the next chunk: a file
+// being prepared in the background never puts more writeback than this in
+// front of the writer's fdatasyncs.
+inline constexpr uint64_t kZeroFillChunkBytes = 8u << 20;
+
 // How a scan of a segment ended.
 struct ScanResult {
   uint64_t data_end = format::kSegmentHeaderSize;  // position after the last valid batch
@@ -62,6 +68,22 @@ class Segment {
   static Result<std::shared_ptr<Segment>> Create(io::FileSystem* fs, const std::string& path,
                                                  const SegmentMeta& meta, uint64_t segment_bytes,
                                                  Preallocate prealloc, uint32_t index_interval);
+
+  // The space of a future segment: creates `path` (exclusive), reserves
+  // `segment_bytes` per `prealloc` (zero-fill covers the header too) and
+  // syncs the file. No header: an all-zero head reads as "no segment" (a
+  // torn roll) should the file ever be found under a segment name. Polls
+  // `cancel` between zero-fill chunks (Aborted). On error the file is removed.
+  static Result<std::unique_ptr<io::File>> CreateSpace(io::FileSystem* fs, const std::string& path,
+                                                       uint64_t segment_bytes, Preallocate prealloc,
+                                                       const std::atomic<bool>* cancel = nullptr);
+  // Makes `space` (a CreateSpace file) the segment at `path`: writes and syncs
+  // the header, then renames the file into place. The caller syncs the
+  // directory before any append into the segment is acknowledged. On error
+  // the file is removed from both names.
+  static Result<std::shared_ptr<Segment>> Install(io::FileSystem* fs, std::unique_ptr<io::File> space,
+                                                  const std::string& path, const SegmentMeta& meta,
+                                                  uint32_t index_interval);
   // Opens an existing segment and checks its header against `expect`
   // (partition, base offset, store uuid).
   static Result<std::shared_ptr<Segment>> Open(io::FileSystem* fs, const std::string& path,

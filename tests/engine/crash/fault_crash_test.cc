@@ -40,7 +40,11 @@ uint64_t EnvOr(const char* name, uint64_t fallback) {
 
 LogOptions SeededOptions(Rng& rng) {
   LogOptions o = testing::SmallLog();
-  o.preallocate = rng.OneIn(2) ? Preallocate::kNone : Preallocate::kFallocate;
+  const Preallocate pre[] = {Preallocate::kNone, Preallocate::kFallocate, Preallocate::kZeroFill};
+  o.preallocate = pre[rng.Uniform(3)];
+  // Mostly with the next segment prepared in the background, so crashes land
+  // during preparation and during the install at the roll too.
+  o.prepare_next_segment = !rng.OneIn(4);
   o.max_inflight_groups = 1 + rng.Uniform(3);
   o.batch_max_records = 1 + rng.Uniform(64);
   o.batch.compress = rng.OneIn(2);
