@@ -142,6 +142,10 @@ std::map<std::string, Key> Keys(Config* c) {
   k.emplace("store.dedup_max_entries", IntKey(&o.dedup_max_entries, "store.dedup_max_entries"));
   k.emplace("store.block_cache_bytes", IntKey(&o.block_cache_bytes, "store.block_cache_bytes"));
   k.emplace("store.encryption", BoolKey(&o.encryption, "store.encryption"));
+  k.emplace("store.recovery",
+            EnumKey(&o.recovery, "store.recovery",
+                    std::map<std::string, RecoveryMode>{{"strict", RecoveryMode::kStrict},
+                                                        {"quarantine", RecoveryMode::kQuarantine}}));
   k.emplace("store.kek_file", StrKey(&o.kek_file, "store.kek_file"));
   k.emplace("store.previous_kek_file", StrKey(&o.previous_kek_file, "store.previous_kek_file"));
   return k;

@@ -84,6 +84,12 @@ void ConvState::OnDurable(std::span<const BatchLocation> batches) {
   WB_ASSERT(!batches.empty());
   const uint64_t end = batches.back().base_offset + batches.back().count;
   std::unique_lock lock(mu_);
+  if (unpublished_ != nullptr) {
+    // The roll that OnSeal saw either went through (this is the next
+    // segment) or failed, and the log went on with the old segment.
+    if (batches.front().segment_base == unpublished_next_) PublishSeal(std::move(unpublished_), unpublished_next_);
+    unpublished_.reset();
+  }
   size_t b = 0;
   while (!pending_.empty() && pending_.front().offset < end) {
     const Pending& p = pending_.front();
@@ -149,10 +155,22 @@ void ConvState::ExpireDedup(uint64_t now_us) {
 
 Status ConvState::OnSeal(PartitionLog* /*log*/, uint64_t segment_base, uint64_t next_offset) {
   WB_ASSERT(pending_.empty() && segment_base == tail_base_);
-  return SealTail(next_offset, /*lock=*/true);
+  // Published only once the log is on the next segment (see unpublished_).
+  unpublished_.reset();
+  WB_ASSIGN_OR_RETURN(unpublished_, WriteTailIndex(next_offset));
+  unpublished_next_ = next_offset;
+  return Status::Ok();
 }
 
 Status ConvState::SealTail(uint64_t next_offset, bool lock) {
+  WB_ASSIGN_OR_RETURN(auto handle, WriteTailIndex(next_offset));
+  std::unique_lock<std::shared_mutex> guard(mu_, std::defer_lock);
+  if (lock) guard.lock();
+  PublishSeal(std::move(handle), next_offset);
+  return Status::Ok();
+}
+
+Result<std::shared_ptr<ConvState::CixHandle>> ConvState::WriteTailIndex(uint64_t next_offset) {
   const uint32_t ordinal = next_ordinal_;
   std::vector<std::pair<ConvId, TailConv*>> convs;
   convs.reserve(tail_.size());
@@ -226,20 +244,21 @@ Status ConvState::SealTail(uint64_t next_offset, bool lock) {
   handle->ordinal = ordinal;
   handle->size = buf.size();
   WB_ASSIGN_OR_RETURN(handle->file, fs_->Open(path, ro));
+  return handle;
+}
 
-  std::unique_lock<std::shared_mutex> guard(mu_, std::defer_lock);
-  if (lock) guard.lock();
-  for (auto& [id, t] : convs) {
+void ConvState::PublishSeal(std::shared_ptr<CixHandle> handle, uint64_t next_offset) {
+  WB_ASSERT(handle->ordinal == next_ordinal_ && handle->segment_base == tail_base_);
+  for (auto& [id, t] : tail_) {
     DirEntry* d = directory_.Find(id);
-    d->ordinal = ordinal;
-    d->entry_pos8 = t->sealed_pos8;
+    d->ordinal = handle->ordinal;
+    d->entry_pos8 = t.sealed_pos8;
   }
   tail_.clear();
   tail_refs_ = 0;
   tail_base_ = next_offset;
-  cix_[ordinal] = std::move(handle);
-  next_ordinal_ = ordinal + 1;
-  return Status::Ok();
+  next_ordinal_ = handle->ordinal + 1;
+  cix_[handle->ordinal] = std::move(handle);
 }
 
 // ---- recovery ----
@@ -249,6 +268,7 @@ void ConvState::ResetLocked() {
   tail_.clear();
   tail_refs_ = 0;
   cix_.clear();
+  unpublished_.reset();
   next_ordinal_ = 0;
   ++generation_;
   pending_.clear();
@@ -451,8 +471,10 @@ Status ConvState::Plan(const ConvId& id, ReadKind kind, uint64_t seq, size_t n, 
         lo = hi > n ? hi - n + 1 : 1;
         break;
       case ReadKind::kAfter:
+        // seq + 1 and seq + n would wrap for seq near UINT64_MAX.
+        if (seq >= last) break;
         lo = seq + 1;
-        hi = std::min(last, seq + n);
+        hi = seq + std::min<uint64_t>(n, last - seq);
         break;
       case ReadKind::kGet:
         lo = seq == 0 ? 1 : seq;

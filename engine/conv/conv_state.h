@@ -120,6 +120,10 @@ class ConvState final : public AppendHook {
   // Writes the .cix of the tail segment [tail_base_, next_offset) (no lock
   // needed: only the writer mutates what it reads), then publishes it.
   Status SealTail(uint64_t next_offset, bool lock);
+  // SealTail's halves. Write leaves the state as it was (each tail entry's
+  // sealed_pos8 aside); Publish makes the new index the reader's view.
+  Result<std::shared_ptr<CixHandle>> WriteTailIndex(uint64_t next_offset);
+  void PublishSeal(std::shared_ptr<CixHandle> handle, uint64_t next_offset);
   Status LoadSnapshot(const CixHandle& h, const cix::Header& header);
   Result<std::shared_ptr<const cix::RunsEntry>> LoadEntry(const std::shared_ptr<CixHandle>& h,
                                                           uint32_t pos8, uint64_t generation);
@@ -144,6 +148,12 @@ class ConvState final : public AppendHook {
   std::deque<Pending> pending_;
   std::unordered_map<ConvId, LastAssigned, ConvIdHash> pending_last_;
   std::unordered_map<ConvId, DedupValue, ConvIdHash> pending_dedup_;
+  // A seal whose .cix is written (OnSeal) but not yet published: the log may
+  // still fail to create the next segment and stay on this one. Published when
+  // the first batch of the next segment becomes durable, dropped if the old
+  // segment grows instead.
+  std::shared_ptr<CixHandle> unpublished_;
+  uint64_t unpublished_next_ = 0;
   std::deque<cix::DedupEntry> dedup_fifo_;
   std::unordered_map<ConvId, DedupValue, ConvIdHash> dedup_map_;
   uint64_t max_ts_ = 0;

@@ -87,6 +87,8 @@ class StoreImpl final : public Store {
     lo.log.queue_capacity = options_.queue_capacity;
     lo.log.batch.compress = options_.compress;
     lo.log.batch.zstd_level = options_.zstd_level;
+    lo.log.recovery = options_.recovery == warbler::RecoveryMode::kQuarantine ? engine::RecoveryMode::kQuarantine
+                                                                               : engine::RecoveryMode::kStrict;
     lo.log.linger_us = internals.linger_us;
     lo.log.max_inflight_groups = internals.max_inflight_groups;
     lo.log.clock = internals.clock;

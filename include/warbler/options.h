@@ -13,6 +13,13 @@ enum class DurabilityMode : uint8_t {
   kNone,      // acknowledged after write; fdatasync at seal and close only
 };
 
+// What Open does when stored data is damaged in a way a crash cannot explain
+// (docs/format.md "Reader rules"): a torn or zeroed tail is always cut.
+enum class RecoveryMode : uint8_t {
+  kStrict,      // default: refuse to open (Corruption naming file and position)
+  kQuarantine,  // keep a copy of the damaged file under quarantine/, cut the log there, open
+};
+
 enum class IoBackend : uint8_t {
   kAuto,   // io_uring if the kernel allows it, otherwise POSIX (WARBLER_IO overrides)
   kUring,
@@ -32,6 +39,7 @@ struct StoreOptions {
   int zstd_level = 1;
   size_t queue_capacity = 65536;          // pending appends per partition
   IoBackend io = IoBackend::kAuto;
+  RecoveryMode recovery = RecoveryMode::kStrict;
 
   // ---- message limits (InvalidArgument naming the limit when broken) ----
   size_t max_body_bytes = 64u << 10;     // hard cap 1 MiB
