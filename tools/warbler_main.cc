@@ -298,13 +298,20 @@ int main(int argc, char** argv) {
     return 0;
   }
   if (tail->parsed()) {
-    std::mutex mu;
-    std::condition_variable cv;
-    bool done = false;
-    Status end;
-    uint64_t seen = 0;
-    auto sub = cl.Subscribe(partition, from, [&](const Status& s, std::vector<Event> events, uint64_t) {
+    // Shared with the client's reader thread, which may still call back while
+    // this scope ends (the connection closing reports an error).
+    struct TailState {
+      std::mutex mu;
+      std::condition_variable cv;
+      bool done = false;
+      Status end;
+      uint64_t seen = 0;
+    };
+    auto st = std::make_shared<TailState>();
+    auto sub = cl.Subscribe(partition, from, [st, json = common.json, tail_max](const Status& s, std::vector<Event> events, uint64_t) {
+      auto& [mu, cv, done, end, seen] = *st;
       std::lock_guard lock(mu);
+      if (done) return;
       if (!s.ok()) {
         end = s;
         done = true;
@@ -314,7 +321,7 @@ int main(int argc, char** argv) {
       for (const Event& e : events) {
         if (tail_max > 0 && seen >= tail_max) break;
         ++seen;
-        if (common.json) {
+        if (json) {
           std::printf("{\"offset\":%llu,\"tenant\":%s,\"conversation\":%s,\"seq\":%llu,\"sender\":%s,\"body\":%s}\n",
                       static_cast<unsigned long long>(e.offset), JsonEscape(e.tenant).c_str(),
                       JsonEscape(e.conversation).c_str(), static_cast<unsigned long long>(e.message.seq),
@@ -332,8 +339,11 @@ int main(int argc, char** argv) {
       }
     });
     if (!sub.ok()) return Fail(sub.status());
-    std::unique_lock lock(mu);
-    cv.wait(lock, [&] { return done; });
+    std::unique_lock lock(st->mu);
+    st->cv.wait(lock, [&] { return st->done; });
+    const Status end = st->end;
+    lock.unlock();
+    cl.Close();
     return end.ok() ? 0 : Fail(end);
   }
   if (load->parsed()) {
@@ -355,8 +365,8 @@ int main(int argc, char** argv) {
     std::function<void()> next = [&] {
       const uint64_t i = sent.fetch_add(1);
       if (i >= load_messages) return;
-      AppendRequest r{{common.tenant, convs[rng() % convs.size()]}, "user-" + std::to_string(i % 97),
-                      bodies[i % bodies.size()], ids[i]};
+      const std::string sender = "user-" + std::to_string(i % 97);
+      AppendRequest r{{common.tenant, convs[rng() % convs.size()]}, sender, bodies[i % bodies.size()], ids[i]};
       started[i] = std::chrono::steady_clock::now();
       Status s = cl.AppendAsync(r, [&, i](const Status& st, const AppendAck&) {
         lat[i] = static_cast<uint64_t>(
@@ -366,6 +376,8 @@ int main(int argc, char** argv) {
           std::lock_guard lock(mu);
           if (first_error.ok()) first_error = st;
         }
+        // Under the lock: once it is released the waiter may leave this scope.
+        std::lock_guard lock(mu);
         acked.fetch_add(1);
         cv.notify_all();
       });

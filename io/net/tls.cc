@@ -5,7 +5,10 @@
 #include <openssl/pem.h>
 #include <openssl/ssl.h>
 #include <openssl/x509v3.h>
+#include <pthread.h>
+#include <signal.h>
 #include <sys/stat.h>
+#include <time.h>
 
 #include <cerrno>
 #include <cstdio>
@@ -27,6 +30,41 @@ std::string DrainErrors() {
 }
 
 SSL_CTX* Ctx(const std::shared_ptr<TlsContext>& c) { return static_cast<SSL_CTX*>(c->native()); }
+
+// OpenSSL writes with write(2), which raises SIGPIPE on a closed socket; a
+// library must not kill its host process for that, nor change the process's
+// signal dispositions. While a guard lives, SIGPIPE is blocked on this
+// thread; a SIGPIPE raised meanwhile is consumed before the mask is restored.
+class SigpipeGuard {
+ public:
+  SigpipeGuard() {
+    sigemptyset(&pipe_);
+    sigaddset(&pipe_, SIGPIPE);
+    sigset_t pending;
+    sigpending(&pending);
+    already_pending_ = sigismember(&pending, SIGPIPE) == 1;
+    pthread_sigmask(SIG_BLOCK, &pipe_, &old_);
+  }
+  ~SigpipeGuard() {
+    const int saved = errno;
+    if (!already_pending_) {
+      sigset_t pending;
+      sigpending(&pending);
+      if (sigismember(&pending, SIGPIPE) == 1) {
+        const timespec zero{0, 0};
+        (void)sigtimedwait(&pipe_, nullptr, &zero);
+      }
+    }
+    pthread_sigmask(SIG_SETMASK, &old_, nullptr);
+    errno = saved;
+  }
+  SigpipeGuard(const SigpipeGuard&) = delete;
+  SigpipeGuard& operator=(const SigpipeGuard&) = delete;
+
+ private:
+  sigset_t pipe_, old_;
+  bool already_pending_ = false;
+};
 
 }  // namespace
 
@@ -114,6 +152,7 @@ TlsIo TlsStream::Map(int rc) {
 
 TlsIo TlsStream::Handshake() {
   if (handshake_done_) return TlsIo::kOk;
+  SigpipeGuard guard;
   ERR_clear_error();
   errno = 0;
   const int rc = SSL_do_handshake(static_cast<SSL*>(ssl_));
@@ -130,6 +169,7 @@ TlsIo TlsStream::Handshake() {
 }
 
 TlsIo TlsStream::Read(char* buf, size_t len, size_t* n) {
+  SigpipeGuard guard;  // a read may write too (alerts, session tickets)
   ERR_clear_error();
   errno = 0;
   const int rc = SSL_read_ex(static_cast<SSL*>(ssl_), buf, len, n);
@@ -137,6 +177,7 @@ TlsIo TlsStream::Read(char* buf, size_t len, size_t* n) {
 }
 
 TlsIo TlsStream::Write(const char* buf, size_t len, size_t* n) {
+  SigpipeGuard guard;
   ERR_clear_error();
   errno = 0;
   const int rc = SSL_write_ex(static_cast<SSL*>(ssl_), buf, len, n);
@@ -144,6 +185,7 @@ TlsIo TlsStream::Write(const char* buf, size_t len, size_t* n) {
 }
 
 void TlsStream::Shutdown() {
+  SigpipeGuard guard;
   if (handshake_done_) (void)SSL_shutdown(static_cast<SSL*>(ssl_));
   ERR_clear_error();
 }
