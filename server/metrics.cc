@@ -8,44 +8,14 @@ namespace warbler::server {
 namespace {
 
 void Line(std::string* out, const std::string& name, const std::string& labels, double v) {
-  char buf[64];
-  std::snprintf(buf, sizeof buf, "%.17g", v);
-  *out += name;
-  if (!labels.empty()) *out += "{" + labels + "}";
-  *out += " ";
-  *out += buf;
-  *out += "\n";
+  AppendMetricLine(name, labels, v, out);
 }
 
 void Family(std::string* out, const char* name, const char* type, const char* help) {
-  *out += std::string("# HELP ") + name + " " + help + "\n# TYPE " + name + " " + type + "\n";
+  AppendMetricHeader(name, type, help, out);
 }
 
 }  // namespace
-
-void Histogram::Observe(uint64_t nanos) {
-  const double s = static_cast<double>(nanos) / 1e9;
-  size_t i = 0;
-  while (i < kBoundsSeconds.size() && s > kBoundsSeconds[i]) ++i;
-  buckets_[i].fetch_add(1, std::memory_order_relaxed);
-  sum_nanos_.fetch_add(nanos, std::memory_order_relaxed);
-  count_.fetch_add(1, std::memory_order_relaxed);
-}
-
-void Histogram::Render(const std::string& name, const std::string& labels, std::string* out) const {
-  uint64_t cumulative = 0;
-  const std::string sep = labels.empty() ? "" : labels + ",";
-  for (size_t i = 0; i < kBoundsSeconds.size(); ++i) {
-    cumulative += buckets_[i].load(std::memory_order_relaxed);
-    char le[32];
-    std::snprintf(le, sizeof le, "%g", kBoundsSeconds[i]);
-    Line(out, name + "_bucket", sep + "le=\"" + le + "\"", static_cast<double>(cumulative));
-  }
-  cumulative += buckets_[kBoundsSeconds.size()].load(std::memory_order_relaxed);
-  Line(out, name + "_bucket", sep + "le=\"+Inf\"", static_cast<double>(cumulative));
-  Line(out, name + "_sum", labels, static_cast<double>(sum_nanos_.load(std::memory_order_relaxed)) / 1e9);
-  Line(out, name + "_count", labels, static_cast<double>(count_.load(std::memory_order_relaxed)));
-}
 
 const char* OpName(Op op) {
   switch (op) {

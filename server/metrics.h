@@ -8,23 +8,9 @@
 #include <cstdint>
 #include <string>
 
+#include "base/histogram.h"
+
 namespace warbler::server {
-
-// Latency histogram with fixed buckets from 50 µs to 10 s.
-class Histogram {
- public:
-  static constexpr std::array<double, 16> kBoundsSeconds = {
-      0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01,
-      0.025,   0.05,   0.1,     0.25,   0.5,   1.0,    2.5,   10.0};
-  void Observe(uint64_t nanos);
-  // Appends `name_bucket{le=…}`, `name_sum` and `name_count` lines.
-  void Render(const std::string& name, const std::string& labels, std::string* out) const;
-
- private:
-  std::array<std::atomic<uint64_t>, kBoundsSeconds.size() + 1> buckets_{};
-  std::atomic<uint64_t> sum_nanos_{0};
-  std::atomic<uint64_t> count_{0};
-};
 
 // Request kinds counted separately.
 enum class Op : uint8_t { kAppend, kAppendBatch, kRead, kInfo, kPing, kSubscribe, kOther, kCount };
@@ -45,8 +31,8 @@ struct ServerMetrics {
   std::atomic<uint64_t> subscriptions_open{0};
   std::atomic<uint64_t> events_sent{0};
   std::atomic<uint64_t> worker_queue_depth{0};
-  Histogram append_latency;
-  Histogram read_latency;
+  Histogram append_latency{kLatencyBuckets};
+  Histogram read_latency{kLatencyBuckets};
 
   // Appends the server's metric families.
   void Render(std::string* out) const;

@@ -641,7 +641,7 @@ class Server::Loop {
             frame = StatusFrame(rid, st);
             metrics->errors_by_status[static_cast<size_t>(st.code())].fetch_add(1);
           }
-          metrics->append_latency.Observe(NowNanos() - start);
+          metrics->append_latency.ObserveNanos(NowNanos() - start);
           mb->Post({id, std::move(frame), true});
         });
         if (!s.ok()) Fail(c, rid, s);
@@ -670,7 +670,7 @@ class Server::Loop {
                 frame = StatusFrame(rid, st);
                 metrics->errors_by_status[static_cast<size_t>(st.code())].fetch_add(1);
               }
-              metrics->append_latency.Observe(NowNanos() - start);
+              metrics->append_latency.ObserveNanos(NowNanos() - start);
               mb->Post({id, std::move(frame), true});
             });
         if (!s.ok()) Fail(c, rid, s);
@@ -718,7 +718,7 @@ class Server::Loop {
                 frame = StatusFrame(rid, st);
                 metrics->errors_by_status[static_cast<size_t>(st.code())].fetch_add(1);
               }
-              metrics->read_latency.Observe(NowNanos() - start);
+              metrics->read_latency.ObserveNanos(NowNanos() - start);
               mb->Post({id, std::move(frame), true});
             });
         if (!queued) {
@@ -948,25 +948,7 @@ void Server::Shutdown() {
 std::string Server::RenderMetrics() {
   std::string out;
   metrics_->Render(&out);
-  StoreStats st = store_->Stats();
-  auto gauge = [&](const char* name, const char* help, uint64_t v) {
-    out += std::string("# HELP ") + name + " " + help + "\n# TYPE " + name + " gauge\n" + name + " " +
-           std::to_string(v) + "\n";
-  };
-  auto counter = [&](const char* name, const char* help, uint64_t v) {
-    out += std::string("# HELP ") + name + " " + help + "\n# TYPE " + name + " counter\n" + name + " " +
-           std::to_string(v) + "\n";
-  };
-  gauge("warbler_store_conversations", "Conversations known to the store.", st.conversations);
-  counter("warbler_store_appends_total", "Messages the store acknowledged since open.", st.appends);
-  counter("warbler_store_duplicates_total", "Retries answered from the dedup window.", st.duplicates);
-  counter("warbler_block_cache_hits_total", "Block cache hits.", st.cache_hits);
-  counter("warbler_block_cache_misses_total", "Block cache misses.", st.cache_misses);
-  gauge("warbler_block_cache_bytes", "Bytes held by the block cache.", st.cache_bytes);
-  gauge("warbler_directory_bytes", "Resident bytes of the conversation directory.", st.directory_bytes);
-  gauge("warbler_tail_index_bytes", "Resident bytes indexing unsealed segments.", st.tail_index_bytes);
-  gauge("warbler_dedup_entries", "Client message ids in the dedup window.", st.dedup_entries);
-  gauge("warbler_disk_bytes", "Bytes of segments and index files on disk.", st.bytes_on_disk);
+  out += store_->PrometheusMetrics();
   return out;
 }
 

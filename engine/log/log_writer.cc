@@ -250,6 +250,7 @@ Status PartitionLog::StartGroup(Group* g, bool sync) {
   io::AppendZeroWrites(file, g->end_pos, dirty_end_, &g->ops);
   if (sync) g->ops.push_back(io::IoOp::Sync(file));
   g->synced = sync;
+  g->start_ns = clock_->NowNanos();
   WB_ASSIGN_OR_RETURN(g->ticket, ioq_->Start(g->ops));
   g->zero_end = std::max(dirty_end_, g->end_pos);
   write_pos_ = dirty_end_ = g->end_pos;
@@ -268,6 +269,7 @@ void PartitionLog::CompleteOldest() {
   inflight_.pop_front();
   if (g->synced) {
     last_sync_ns_ = clock_->NowNanos();
+    metrics_.commit_latency.ObserveNanos(last_sync_ns_ - g->start_ns);
     metrics_.syncs.fetch_add(1);
     unsynced_ = !inflight_.empty();
   } else {
@@ -293,6 +295,7 @@ void PartitionLog::CompleteOldest() {
   }
   appended_cv_.notify_all();
   uint64_t records = g->next_offset - g->base_offset;
+  metrics_.group_records.Observe(static_cast<double>(records));
   metrics_.appends.fetch_add(records);
   metrics_.groups.fetch_add(1);
   metrics_.batches.fetch_add(g->batches.size());

@@ -487,6 +487,8 @@ Status PartitionLog::ForEachBatch(
   return Status::Ok();
 }
 
+size_t PartitionLog::queue_depth() const { return queue_ ? queue_->size() : 0; }
+
 size_t PartitionLog::segment_count() const {
   std::lock_guard lock(mu_);
   return segments_.size();

@@ -36,6 +36,7 @@
 #include <thread>
 #include <vector>
 
+#include "base/histogram.h"
 #include "base/status.h"
 #include "engine/log/append_hook.h"
 #include "engine/log/batch.h"
@@ -78,6 +79,8 @@ struct LogMetrics {
   std::atomic<uint64_t> segments_prepared{0};  // rolls that installed a prepared segment file
   std::atomic<uint64_t> segments_created{0};   // rolls that created their segment on the writer thread
   std::atomic<uint64_t> queue_full{0};    // appends rejected with ResourceExhausted
+  Histogram commit_latency{kLatencyBuckets};  // seconds from a group's write to its fdatasync's end
+  Histogram group_records{kCountBuckets};     // records per group written
 };
 
 class PartitionLog {
@@ -137,6 +140,8 @@ class PartitionLog {
 
   const LogMetrics& metrics() const { return metrics_; }
   size_t segment_count() const;
+  // Append requests queued and not yet taken by the writer.
+  size_t queue_depth() const;
   const std::string& dir() const { return dir_; }
   uint32_t partition() const { return partition_; }
 

@@ -80,6 +80,10 @@ class PartitionLog::AppendQueue {
     std::lock_guard lock(mu_);
     return closed_;
   }
+  size_t size() const {
+    std::lock_guard lock(mu_);
+    return items_.size();
+  }
 
  private:
   const size_t capacity_;
@@ -108,6 +112,7 @@ struct PartitionLog::Group {
   bool synced = false;
   std::vector<io::IoOp> ops;
   uint64_t ticket = 0;
+  uint64_t start_ns = 0;  // when its write was submitted
 };
 
 // The writer's helper for large groups: runs one job at a time (encoding a

@@ -6,6 +6,7 @@
 #include <mutex>
 
 #include "base/coding.h"
+#include "base/histogram.h"
 #include "base/limits.h"
 #include "engine/cache/block_cache.h"
 #include "engine/conv/conv_state.h"
@@ -338,6 +339,73 @@ class StoreImpl final : public Store {
   bool WaitLog(uint32_t partition, uint64_t offset, uint64_t timeout_ms) override {
     if (closed_.load() || partition >= log_->partition_count()) return false;
     return log_->partition(partition)->WaitForOffset(offset, timeout_ms);
+  }
+
+  std::string PrometheusMetrics() override {
+    std::string out;
+    if (closed_.load()) return out;
+    const StoreStats st = Stats();
+    auto gauge = [&](const char* name, const char* help, double v) {
+      AppendMetricHeader(name, "gauge", help, &out);
+      AppendMetricLine(name, "", v, &out);
+    };
+    auto counter = [&](const char* name, const char* help, double v) {
+      AppendMetricHeader(name, "counter", help, &out);
+      AppendMetricLine(name, "", v, &out);
+    };
+    gauge("warbler_store_conversations", "Conversations known to the store.", st.conversations);
+    counter("warbler_store_duplicates_total", "Retries answered from the dedup window.", st.duplicates);
+    counter("warbler_block_cache_hits_total", "Block cache hits.", st.cache_hits);
+    counter("warbler_block_cache_misses_total", "Block cache misses.", st.cache_misses);
+    gauge("warbler_block_cache_bytes", "Bytes held by the block cache.", st.cache_bytes);
+    gauge("warbler_directory_bytes", "Resident bytes of the conversation directory.", st.directory_bytes);
+    gauge("warbler_tail_index_bytes", "Resident bytes indexing unsealed segments.", st.tail_index_bytes);
+    gauge("warbler_dedup_entries", "Client message ids in the dedup window.", st.dedup_entries);
+    gauge("warbler_disk_bytes", "Bytes of segments and index files on disk.", st.bytes_on_disk);
+    struct Family {
+      const char* name;
+      const char* type;
+      const char* help;
+      std::function<double(PartitionLog*)> value;
+    };
+    const Family families[] = {
+        {"warbler_log_appends_total", "counter", "Records acknowledged by the partition log.",
+         [](PartitionLog* l) { return static_cast<double>(l->metrics().appends.load()); }},
+        {"warbler_log_fdatasyncs_total", "counter", "fdatasyncs completed.",
+         [](PartitionLog* l) { return static_cast<double>(l->metrics().syncs.load()); }},
+        {"warbler_log_batches_total", "counter", "Batches written.",
+         [](PartitionLog* l) { return static_cast<double>(l->metrics().batches.load()); }},
+        {"warbler_log_written_bytes_total", "counter", "Bytes written to segments.",
+         [](PartitionLog* l) { return static_cast<double>(l->metrics().bytes_written.load()); }},
+        {"warbler_log_write_errors_total", "counter", "Failed group writes or syncs.",
+         [](PartitionLog* l) { return static_cast<double>(l->metrics().write_errors.load()); }},
+        {"warbler_log_segments_rolled_total", "counter", "Segments sealed.",
+         [](PartitionLog* l) { return static_cast<double>(l->metrics().segments_rolled.load()); }},
+        {"warbler_log_queue_full_total", "counter", "Appends refused because the queue was full.",
+         [](PartitionLog* l) { return static_cast<double>(l->metrics().queue_full.load()); }},
+        {"warbler_log_queue_depth", "gauge", "Append requests waiting for the writer.",
+         [](PartitionLog* l) { return static_cast<double>(l->queue_depth()); }},
+        {"warbler_log_next_offset", "gauge", "Offset the next record gets.",
+         [](PartitionLog* l) { return static_cast<double>(l->next_offset()); }},
+    };
+    for (const Family& f : families) {
+      AppendMetricHeader(f.name, f.type, f.help, &out);
+      for (uint32_t p = 0; p < log_->partition_count(); ++p) {
+        AppendMetricLine(f.name, "partition=\"" + std::to_string(p) + "\"", f.value(log_->partition(p)), &out);
+      }
+    }
+    AppendMetricHeader("warbler_log_commit_seconds", "histogram",
+                       "Group commit latency: write submitted to fdatasync done.", &out);
+    for (uint32_t p = 0; p < log_->partition_count(); ++p) {
+      log_->partition(p)->metrics().commit_latency.Render("warbler_log_commit_seconds",
+                                                          "partition=\"" + std::to_string(p) + "\"", &out);
+    }
+    AppendMetricHeader("warbler_log_group_records", "histogram", "Records per group commit.", &out);
+    for (uint32_t p = 0; p < log_->partition_count(); ++p) {
+      log_->partition(p)->metrics().group_records.Render("warbler_log_group_records",
+                                                         "partition=\"" + std::to_string(p) + "\"", &out);
+    }
+    return out;
   }
 
   StoreStats Stats() override {

@@ -90,6 +90,10 @@ class Store {
   virtual Status RotateKek(const std::string& new_kek_file) = 0;
 
   virtual StoreStats Stats() = 0;
+  // Store and per-partition log metrics in the Prometheus text format
+  // (append and fdatasync counts, group-commit latency and size histograms,
+  // queue depths, cache, index memory, bytes on disk).
+  virtual std::string PrometheusMetrics() = 0;
 };
 
 }  // namespace warbler

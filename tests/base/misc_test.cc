@@ -1,5 +1,7 @@
 #include <gtest/gtest.h>
 
+#include "base/histogram.h"
+
 #include <algorithm>
 #include <atomic>
 #include <thread>
@@ -118,4 +120,18 @@ TEST(LogTest, StructuredKeyValueLine) {
 }
 
 }  // namespace
+TEST(HistogramTest, CumulativeBucketsSumAndCount) {
+  const double bounds[] = {1, 10, 100};
+  Histogram h(bounds);
+  for (double v : {0.5, 1.0, 5.0, 50.0, 500.0}) h.Observe(v);
+  std::string out;
+  h.Render("x", "p=\"1\"", &out);
+  EXPECT_NE(out.find("x_bucket{p=\"1\",le=\"1\"} 2\n"), std::string::npos) << out;
+  EXPECT_NE(out.find("x_bucket{p=\"1\",le=\"10\"} 3\n"), std::string::npos) << out;
+  EXPECT_NE(out.find("x_bucket{p=\"1\",le=\"100\"} 4\n"), std::string::npos) << out;
+  EXPECT_NE(out.find("x_bucket{p=\"1\",le=\"+Inf\"} 5\n"), std::string::npos) << out;
+  EXPECT_NE(out.find("x_sum{p=\"1\"} 556.5\n"), std::string::npos) << out;
+  EXPECT_NE(out.find("x_count{p=\"1\"} 5\n"), std::string::npos) << out;
+}
+
 }  // namespace warbler

@@ -409,6 +409,12 @@ TEST_F(ServerTest, MetricsAreInPrometheusFormat) {
   EXPECT_NE(m.find("warbler_requests_total{op=\"append\"} 1"), std::string::npos);
   EXPECT_NE(m.find("warbler_store_conversations 1"), std::string::npos);
   EXPECT_NE(m.find("warbler_connections 1"), std::string::npos);
+  // The store's and the partition logs' families come with it.
+  EXPECT_NE(m.find("# TYPE warbler_log_commit_seconds histogram"), std::string::npos);
+  EXPECT_NE(m.find("warbler_log_fdatasyncs_total{partition=\"0\"}"), std::string::npos);
+  EXPECT_NE(m.find("warbler_log_queue_depth{partition=\"1\"} 0"), std::string::npos);
+  EXPECT_NE(m.find("warbler_log_group_records_bucket{partition="), std::string::npos);
+  EXPECT_NE(m.find("warbler_block_cache_hits_total"), std::string::npos);
 }
 
 TEST_F(ServerTest, ShutdownFinishesInFlightAppends) {
