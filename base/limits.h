@@ -48,6 +48,17 @@ inline constexpr size_t kMaxKeyringEntries = 65536;
 // Largest keyring file; an entry is at most 4 + 1 + 255 + 1 + 8 + 32 bytes.
 inline constexpr size_t kMaxKeyringBytes = 32u << 20;  // 32 MiB
 
+// ---- zstd dictionaries (docs/format.md "Dictionary files") ----
+// Dictionaries one store holds: ids are the 16-bit batch header field, never reused.
+inline constexpr uint32_t kMaxDictionaries = 65535;
+// Largest dictionary (StoreOptions::dictionary_max_bytes is at most this).
+inline constexpr size_t kMaxDictionaryBytes = 1u << 20;  // 1 MiB
+// Largest dictionary file: 64-byte header, tenant, dictionary, GCM tag, checksum.
+inline constexpr size_t kMaxDictionaryFileBytes = 64 + 1 + kMaxTenantBytes + kMaxDictionaryBytes + 16 + 8;
+// Tenants whose records are sampled for training at the same time; with
+// StoreOptions::dictionary_sample_bytes this bounds the sampling memory.
+inline constexpr size_t kMaxDictionarySamplingTenants = 16;
+
 static_assert(kMaxRecordBytes < kMaxBatchPayloadBytes, "a record must fit in a batch");
 static_assert(kMaxBatchPayloadBytes < kMinSegmentBytes * 32, "batches must fit in segments");
 static_assert(kMaxSegmentBytes < (1ull << 32) * 4096, "segment positions fit 32-bit pages");

@@ -10,6 +10,12 @@
 //                        8, 64 and 256 messages, without and with a 16 KiB
 //                        dictionary trained on 4000 other messages: what a
 //                        dictionary buys when group commit makes small batches.
+//   DictBatchFinish/     BatchBuilder::Finish / DecodeBatch of batches of 1, 8,
+//   DictBatchDecode      32 and 256 messages, without and with the dictionary
+//                        the store trains (dict::DictionaryRegistry with its
+//                        defaults: 256 KiB of sampled records, 16 KiB
+//                        dictionary, level 1), encrypted: the end-to-end cost
+//                        and ratio of StoreOptions::compression_dictionaries.
 // Bytes/s count the uncompressed record bytes (the encoded plaintext) for the
 // batch benchmarks. Counter `stored_ratio` = stored bytes / plaintext bytes.
 // Run: crypto_bench --benchmark_min_time=1
@@ -28,6 +34,7 @@
 #include "engine/crypto/aead.h"
 #include "engine/crypto/batch_cipher.h"
 #include "engine/crypto/keyring.h"
+#include "engine/dict/dictionary_registry.h"
 #include "engine/log/batch.h"
 #include "io/mem_fs.h"
 
@@ -220,6 +227,114 @@ void BM_SmallBatchZstd(benchmark::State& state) {
       static_cast<double>(stored_bytes) / static_cast<double>(plain_bytes);
 }
 BENCHMARK(BM_SmallBatchZstd)->ArgNames({"records", "dict"})->ArgsProduct({{1, 8, 64, 256}, {0, 1}});
+
+// A registry that trained one dictionary ("" tenant) from the first 256 KiB
+// of records it was offered, exactly as the store does.
+dict::DictionaryRegistry* TrainedRegistry() {
+  static Keys* keys = new Keys();
+  static dict::DictionaryRegistry* registry = [] {
+    auto r = dict::DictionaryRegistry::Open(keys->fs.get(), "/bench", {}, keys->ring.get(), {});
+    if (!r.ok()) Die("registry", r.status());
+    const std::vector<Record> sample = ChatRecords(4000, 9);
+    BatchBuilder builder;
+    BatchOptions o;
+    o.dictionaries = r->get();
+    std::string out;
+    for (size_t i = 0; i < sample.size() && (*r)->Current("").dict == nullptr; ++i) {
+      builder.Add(&sample[i]);
+      out.clear();
+      if (auto h = builder.Finish(i, 1, o, &out); !h.ok()) Die("finish", h.status());
+      if (i % 64 == 0) (*r)->WaitIdle();
+    }
+    (*r)->WaitIdle();
+    if ((*r)->Current("").dict == nullptr) Die("train", Status::Internal("no dictionary"));
+    return r->release();
+  }();
+  return registry;
+}
+
+struct DictCase {
+  std::vector<std::vector<Record>> batches;  // 64 batches of `count` records
+  uint64_t plain = 0;
+};
+
+DictCase MakeDictCase(size_t count) {
+  DictCase c;
+  for (uint64_t b = 0; b < 64; ++b) {
+    c.batches.push_back(ChatRecords(count, 100 + b));
+    for (const Record& r : c.batches.back()) {
+      c.plain += EncodedRecordSize(r, c.batches.back().front().timestamp_us);
+    }
+  }
+  return c;
+}
+
+void BM_DictBatchFinish(benchmark::State& state) {
+  const size_t count = static_cast<size_t>(state.range(0));
+  const bool use_dict = state.range(1) != 0;
+  dict::DictionaryRegistry* registry = TrainedRegistry();
+  Keys keys;
+  const DictCase c = MakeDictCase(count);
+  BatchOptions o;
+  o.cipher = keys.cipher.get();
+  o.dictionaries = use_dict ? registry : nullptr;
+  BatchBuilder builder;
+  std::string out;
+  uint64_t base = 0, stored = 0;
+  size_t i = 0;
+  for (auto _ : state) {
+    for (const Record& r : c.batches[i++ % c.batches.size()]) builder.Add(&r);
+    out.clear();
+    auto h = builder.Finish(base, 1, o, &out);
+    if (!h.ok()) Die("finish", h.status());
+    base = h->next_offset();
+  }
+  for (const auto& batch : c.batches) {
+    for (const Record& r : batch) builder.Add(&r);
+    out.clear();
+    auto h = builder.Finish(base, 1, o, &out);
+    if (!h.ok()) Die("finish", h.status());
+    base = h->next_offset();
+    stored += out.size();
+  }
+  state.SetBytesProcessed(static_cast<int64_t>(state.iterations() * (c.plain / c.batches.size())));
+  state.counters["stored_ratio"] = static_cast<double>(stored) / static_cast<double>(c.plain);
+  state.counters["payload_ratio"] =
+      static_cast<double>(stored - c.batches.size() * (format::kBatchHeaderSize + format::kGcmTagSize)) /
+      static_cast<double>(c.plain);
+  state.counters["dict_memory_bytes"] = static_cast<double>(registry->memory_bytes());
+  state.SetLabel(use_dict ? "zstd+dict+aes-gcm" : "zstd+aes-gcm");
+}
+BENCHMARK(BM_DictBatchFinish)->ArgNames({"records", "dict"})->ArgsProduct({{1, 8, 32, 256}, {0, 1}});
+
+void BM_DictBatchDecode(benchmark::State& state) {
+  const size_t count = static_cast<size_t>(state.range(0));
+  const bool use_dict = state.range(1) != 0;
+  dict::DictionaryRegistry* registry = TrainedRegistry();
+  Keys keys;
+  const DictCase c = MakeDictCase(count);
+  BatchOptions o;
+  o.cipher = keys.cipher.get();
+  o.dictionaries = use_dict ? registry : nullptr;
+  BatchBuilder builder;
+  std::vector<std::string> stored(c.batches.size());
+  uint64_t base = 0;
+  for (size_t b = 0; b < c.batches.size(); ++b) {
+    for (const Record& r : c.batches[b]) builder.Add(&r);
+    auto h = builder.Finish(base, 1, o, &stored[b]);
+    if (!h.ok()) Die("finish", h.status());
+    base = h->next_offset();
+  }
+  size_t i = 0;
+  for (auto _ : state) {
+    auto d = DecodeBatch(AsBytes(stored[i++ % stored.size()]), keys.ring.get(), registry);
+    if (!d.ok()) Die("decode", d.status());
+    benchmark::DoNotOptimize(d->records.data());
+  }
+  state.SetBytesProcessed(static_cast<int64_t>(state.iterations() * (c.plain / c.batches.size())));
+  state.SetLabel(use_dict ? "zstd+dict+aes-gcm" : "zstd+aes-gcm");
+}
+BENCHMARK(BM_DictBatchDecode)->ArgNames({"records", "dict"})->ArgsProduct({{1, 8, 32, 256}, {0, 1}});
 
 }  // namespace
 }  // namespace warbler::engine

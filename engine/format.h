@@ -85,4 +85,20 @@ inline constexpr size_t kKeyringMinSize = kKeyringHeaderSize + kGcmTagSize + 8;
 // reserved, creation time, DEK.
 inline constexpr size_t kKeyringEntryFixedSize = 4 + 1 + 1 + 8 + 32;
 
+// ---- dictionary file (docs/format.md "Dictionary files") ----
+inline constexpr uint32_t kDictMagic = 0x43494457;  // "WDIC"
+inline constexpr uint16_t kDictVersion = 1;
+inline constexpr size_t kDictHeaderSize = 64;  // the GCM AAD when sealed
+inline constexpr size_t kDhMagic = 0;
+inline constexpr size_t kDhVersion = 4;
+inline constexpr size_t kDhDictId = 6;
+inline constexpr size_t kDhStoreUuid = 8;
+inline constexpr size_t kDhCreated = 24;
+inline constexpr size_t kDhKeyId = 32;
+inline constexpr size_t kDhBodyLen = 36;
+inline constexpr size_t kDhNonce = 40;
+static_assert(kDhNonce + kNonceSize + 12 == kDictHeaderSize);
+// Header + checksum; a sealed file also has the GCM tag.
+inline constexpr size_t kDictMinSize = kDictHeaderSize + 8;
+
 }  // namespace warbler::engine::format

@@ -33,6 +33,26 @@ std::string StoreMetaPath(const std::string& dir) { return dir + "/STORE"; }
 
 std::string KeyringPath(const std::string& dir) { return dir + "/KEYRING"; }
 
+std::string DictDir(const std::string& dir) { return dir + "/dicts"; }
+
+std::string DictPath(const std::string& dir, uint16_t dict_id) {
+  char buf[16];
+  std::snprintf(buf, sizeof buf, "%05u.zdict", static_cast<unsigned>(dict_id));
+  return DictDir(dir) + "/" + buf;
+}
+
+std::optional<uint16_t> ParseDictName(std::string_view name) {
+  constexpr std::string_view kExt = ".zdict";
+  if (name.size() != 5 + kExt.size() || name.substr(5) != kExt) return std::nullopt;
+  uint32_t v = 0;
+  for (size_t i = 0; i < 5; ++i) {
+    if (name[i] < '0' || name[i] > '9') return std::nullopt;
+    v = v * 10 + static_cast<uint32_t>(name[i] - '0');
+  }
+  if (v == 0 || v > UINT16_MAX) return std::nullopt;
+  return static_cast<uint16_t>(v);
+}
+
 std::string PartitionDir(const std::string& dir, uint32_t partition) {
   char buf[16];
   std::snprintf(buf, sizeof buf, "p-%04u", partition);

@@ -12,6 +12,11 @@ namespace warbler::engine::layout {
 std::string StoreMetaPath(const std::string& dir);
 // The keyring of wrapped DEKs (docs/security.md "The keyring file").
 std::string KeyringPath(const std::string& dir);
+// zstd dictionaries (docs/format.md "Dictionary files"): <dir>/dicts/NNNNN.zdict.
+std::string DictDir(const std::string& dir);
+std::string DictPath(const std::string& dir, uint16_t dict_id);
+// "00042.zdict" -> 42; nullopt for any other name (and for id 0).
+std::optional<uint16_t> ParseDictName(std::string_view name);
 std::string PartitionDir(const std::string& dir, uint32_t partition);
 std::string SegmentPath(const std::string& partition_dir, uint64_t base_offset);
 std::string IndexPath(const std::string& partition_dir, uint64_t base_offset);

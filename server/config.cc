@@ -129,6 +129,11 @@ std::map<std::string, Key> Keys(Config* c) {
   k.emplace("store.sync_interval_ms", IntKey(&o.sync_interval_ms, "store.sync_interval_ms"));
   k.emplace("store.compress", BoolKey(&o.compress, "store.compress"));
   k.emplace("store.zstd_level", IntKey(&o.zstd_level, "store.zstd_level"));
+  k.emplace("store.compression_dictionaries",
+            BoolKey(&o.compression_dictionaries, "store.compression_dictionaries"));
+  k.emplace("store.dictionary_sample_bytes", IntKey(&o.dictionary_sample_bytes, "store.dictionary_sample_bytes"));
+  k.emplace("store.dictionary_max_bytes", IntKey(&o.dictionary_max_bytes, "store.dictionary_max_bytes"));
+  k.emplace("store.dictionary_max_count", IntKey(&o.dictionary_max_count, "store.dictionary_max_count"));
   k.emplace("store.queue_capacity", IntKey(&o.queue_capacity, "store.queue_capacity"));
   k.emplace("store.io", EnumKey(&o.io, "store.io",
                                 std::map<std::string, IoBackend>{{"auto", IoBackend::kAuto},

@@ -72,6 +72,10 @@ Result<std::unique_ptr<ZstdDictionary>> ZstdDictionary::Load(std::string bytes, 
   return std::unique_ptr<ZstdDictionary>(new ZstdDictionary(std::move(bytes), id, std::move(d)));
 }
 
+size_t ZstdDictionary::memory_bytes() const {
+  return bytes_.size() + ZSTD_sizeof_CDict(digested_->cdict) + ZSTD_sizeof_DDict(digested_->ddict);
+}
+
 Status ZstdDictionary::Compress(std::span<const std::byte> in, std::string* out) const {
   ZSTD_CCtx* cctx = ThreadCctx();
   if (cctx == nullptr) return Status::ResourceExhausted("zstd: cannot allocate a context");

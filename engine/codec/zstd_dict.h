@@ -39,6 +39,8 @@ class ZstdDictionary {
   // The id zstd stored in the dictionary (also written into each frame).
   uint32_t id() const { return id_; }
   const std::string& bytes() const { return bytes_; }
+  // Resident bytes: the dictionary plus its digested forms (CDict, DDict).
+  size_t memory_bytes() const;
 
   // Appends the zstd frame of `in`, compressed with this dictionary, to `out`.
   Status Compress(std::span<const std::byte> in, std::string* out) const;

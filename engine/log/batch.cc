@@ -6,6 +6,7 @@
 #include "base/checksum.h"
 #include "base/coding.h"
 #include "base/limits.h"
+#include "engine/codec/dictionary_source.h"
 #include "engine/codec/zstd_codec.h"
 #include "engine/crypto/aead.h"
 #include "engine/crypto/batch_cipher.h"
@@ -105,7 +106,11 @@ Result<BatchHeader> BatchBuilder::Finish(uint64_t base_offset, uint64_t term,
     }
   }
   plain_.clear();
-  for (const Record* r : records_) EncodeRecord(*r, first, &plain_);
+  record_ends_.clear();
+  for (const Record* r : records_) {
+    EncodeRecord(*r, first, &plain_);
+    record_ends_.push_back(plain_.size());
+  }
   BatchHeader h;
   h.record_count = static_cast<uint16_t>(records_.size());
   h.base_offset = base_offset;
@@ -119,14 +124,9 @@ Result<BatchHeader> BatchBuilder::Finish(uint64_t base_offset, uint64_t term,
   const size_t payload_start = start + kBatchHeaderSize;
   out->resize(payload_start);
   if (options.compress) {
-    if (Status s = codec::ZstdCompress(AsBytes(plain_), options.zstd_level, out); !s.ok()) {
+    if (Status s = Compress(options, &h, out); !s.ok()) {
       out->resize(start);
       return s;
-    }
-    if (out->size() - payload_start < plain_.size()) {
-      h.flags |= format::kCodecZstd;
-    } else {
-      out->resize(payload_start);
     }
   }
   if (h.codec() == format::kCodecNone) out->append(plain_);
@@ -168,7 +168,64 @@ Result<BatchHeader> BatchBuilder::Finish(uint64_t base_offset, uint64_t term,
   return h;
 }
 
+Status BatchBuilder::Compress(const BatchOptions& options, BatchHeader* h, std::string* out) {
+  const size_t payload_start = out->size();
+  codec::ActiveDictionary dict;
+  if (options.dictionaries != nullptr) {
+    dict = options.dictionaries->Current(options.tenant);
+    if (dict.dict == nullptr) {
+      samples_.clear();
+      size_t begin = 0;
+      for (const size_t end : record_ends_) {
+        samples_.push_back(std::string_view(plain_).substr(begin, end - begin));
+        begin = end;
+      }
+      options.dictionaries->Sample(options.tenant, samples_);
+    }
+  }
+  Status s = dict.dict != nullptr ? dict.dict->Compress(AsBytes(plain_), out)
+                                  : codec::ZstdCompress(AsBytes(plain_), options.zstd_level, out);
+  WB_RETURN_IF_ERROR(s);
+  if (out->size() - payload_start >= plain_.size()) {
+    out->resize(payload_start);  // does not shrink: stored raw
+    return Status::Ok();
+  }
+  h->flags |= format::kCodecZstd;
+  if (dict.dict != nullptr) {
+    h->flags |= format::kFlagDictionary;
+    h->dict_id = dict.id;
+  }
+  return Status::Ok();
+}
+
 namespace {
+
+// Flag bit 3 set iff a dictionary id is given, and only with zstd.
+Status CheckDictionaryFields(const BatchHeader& h) {
+  const bool with_dict = (h.flags & format::kFlagDictionary) != 0;
+  if (with_dict == (h.dict_id != 0) && (!with_dict || h.codec() == format::kCodecZstd)) {
+    return Status::Ok();
+  }
+  return Status::Corruption("batch at offset " + std::to_string(h.base_offset) +
+                            " has dictionary flag " + std::to_string(with_dict) +
+                            " and dictionary id " + std::to_string(h.dict_id) + " (inconsistent)");
+}
+
+// Replaces `plain` with the decompressed `in`, with the dictionary the header
+// names when flag bit 3 is set.
+Status Decompress(const BatchHeader& h, std::span<const std::byte> in,
+                  const codec::DictionarySource* dicts, std::string* plain) {
+  constexpr size_t kMaxPlain = limits::kMaxBatchPayloadBytes * 4;
+  if ((h.flags & format::kFlagDictionary) == 0) return codec::ZstdDecompress(in, kMaxPlain, plain);
+  const std::string where = "batch at offset " + std::to_string(h.base_offset);
+  if (dicts == nullptr) {
+    return Status::NotSupported(where + " is compressed with zstd dictionary " +
+                                std::to_string(h.dict_id) + " and no dictionaries are loaded");
+  }
+  auto dict = dicts->Lookup(h.dict_id);
+  if (!dict.ok()) return dict.status().WithContext(where);
+  return (*dict)->Decompress(in, kMaxPlain, plain).WithContext(where);
+}
 
 // Decrypts an encrypted payload into `text` (the compressed or raw records).
 Status OpenPayload(std::span<const std::byte> batch, const BatchHeader& h,
@@ -197,7 +254,8 @@ Status OpenPayload(std::span<const std::byte> batch, const BatchHeader& h,
 
 }  // namespace
 
-Result<DecodedBatch> DecodeBatch(std::span<const std::byte> batch, const crypto::KeySource* keys) {
+Result<DecodedBatch> DecodeBatch(std::span<const std::byte> batch, const crypto::KeySource* keys,
+                                 const codec::DictionarySource* dicts) {
   DecodedBatch d;
   WB_RETURN_IF_ERROR(DecodeBatchHeader(batch, &d.header));
   const BatchHeader& h = d.header;
@@ -215,20 +273,25 @@ Result<DecodedBatch> DecodeBatch(std::span<const std::byte> batch, const crypto:
       return Status::NotSupported("batch is encrypted (key id " + std::to_string(h.key_id) +
                                   ") and no keyring is configured");
     }
+    // The GCM tag authenticates the header first: a forged dictionary field
+    // reads as Unauthenticated, never as a missing dictionary.
     if (h.codec() == format::kCodecZstd) {
       std::string compressed;
       WB_RETURN_IF_ERROR(OpenPayload(batch, h, *keys, &compressed));
-      WB_RETURN_IF_ERROR(codec::ZstdDecompress(AsBytes(compressed),
-                                               limits::kMaxBatchPayloadBytes * 4, plain.get()));
+      WB_RETURN_IF_ERROR(CheckDictionaryFields(h));
+      WB_RETURN_IF_ERROR(Decompress(h, AsBytes(compressed), dicts, plain.get()));
     } else {
       WB_RETURN_IF_ERROR(OpenPayload(batch, h, *keys, plain.get()));
+      WB_RETURN_IF_ERROR(CheckDictionaryFields(h));
     }
   } else if (keys != nullptr) {
     return Status::Unauthenticated("batch at offset " + std::to_string(h.base_offset) +
                                    " is not encrypted, but this store encrypts every batch");
   } else if (h.codec() == format::kCodecZstd) {
-    WB_RETURN_IF_ERROR(codec::ZstdDecompress(payload, limits::kMaxBatchPayloadBytes * 4, plain.get()));
+    WB_RETURN_IF_ERROR(CheckDictionaryFields(h));
+    WB_RETURN_IF_ERROR(Decompress(h, payload, dicts, plain.get()));
   } else {
+    WB_RETURN_IF_ERROR(CheckDictionaryFields(h));
     plain->assign(reinterpret_cast<const char*>(payload.data()), payload.size());
   }
   std::string_view in(*plain);

@@ -13,6 +13,7 @@
 #include <memory>
 #include <span>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "base/status.h"
@@ -25,6 +26,9 @@ namespace crypto {
 class BatchCipher;
 class KeySource;
 }  // namespace crypto
+namespace codec {
+class DictionarySource;
+}  // namespace codec
 
 struct BatchHeader {
   uint8_t version = format::kBatchVersion;
@@ -75,6 +79,13 @@ struct BatchOptions {
   // record must belong to that tenant (crypto-shredding), else Finish fails
   // with InvalidArgument. At most limits::kMaxTenantBytes bytes.
   std::string tenant;
+  // zstd dictionaries (docs/format.md "Dictionary files"): when set and
+  // `compress`, the payload is compressed with the current dictionary of
+  // `tenant` if it has one (flag bit 3 and the dictionary id in the header),
+  // else without and the encoded records are offered to Sample for training.
+  // Default nullptr (no dictionaries). Not owned; must outlive every Finish.
+  // The caller makes batches of one tenant each (the partition log does).
+  codec::DictionarySource* dictionaries = nullptr;
 };
 
 class BatchBuilder {
@@ -95,8 +106,15 @@ class BatchBuilder {
                              std::string* out);
 
  private:
+  // Compresses plain_ into `out` (after its current end), with a dictionary
+  // when options name one; sets the codec bits and dict id of `h`, or leaves
+  // `out` as it was when the result would not be smaller.
+  Status Compress(const BatchOptions& options, BatchHeader* h, std::string* out);
+
   std::vector<const Record*> records_;
-  std::string plain_;  // scratch, reused
+  std::string plain_;               // scratch, reused
+  std::vector<size_t> record_ends_;  // scratch: end of each record in plain_
+  std::vector<std::string_view> samples_;  // scratch
 };
 
 struct DecodedBatch {
@@ -114,7 +132,13 @@ struct DecodedBatch {
 //   NotFound         the batch's key id is not in `keys` (destroyed DEK)
 //   Unauthenticated  the GCM tag fails (forged bytes, wrong DEK), or `keys`
 //                    is given and the batch is not encrypted (downgrade)
+// and then, for a batch compressed with a zstd dictionary (flag bit 3):
+//   Corruption       the flag and the dictionary id disagree
+//   NotSupported     `dicts` is nullptr
+//   as dicts->Lookup the dictionary is missing (NotFound) or damaged (Corruption)
+// The dictionary is looked up only after the GCM tag authenticated the header.
 Result<DecodedBatch> DecodeBatch(std::span<const std::byte> batch,
-                                 const crypto::KeySource* keys = nullptr);
+                                 const crypto::KeySource* keys = nullptr,
+                                 const codec::DictionarySource* dicts = nullptr);
 
 }  // namespace warbler::engine

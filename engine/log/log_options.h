@@ -14,6 +14,9 @@ class AppendHook;
 namespace crypto {
 class KeySource;
 }  // namespace crypto
+namespace codec {
+class DictionarySource;
+}  // namespace codec
 
 // When an append is acknowledged (its callback runs / Append returns).
 enum class Durability : uint8_t {
@@ -82,6 +85,10 @@ struct LogOptions {
   // Keys of an encrypted store (the keyring); not owned. With keys every
   // batch read must be encrypted (a plain one is refused as a downgrade).
   const crypto::KeySource* keys = nullptr;
+  // zstd dictionaries batches are decoded with (docs/format.md "Dictionary
+  // files"); not owned. nullptr = none: a batch that names a dictionary then
+  // fails to read with NotSupported. Encoding uses batch.dictionaries.
+  const codec::DictionarySource* dictionaries = nullptr;
 };
 
 }  // namespace warbler::engine

@@ -194,7 +194,10 @@ void PartitionLog::AssignGroup(std::vector<Request>& requests, size_t begin, siz
       res.last_timestamp_us = r.timestamp_us;
       // Encrypted batches hold one tenant each, sealed under that tenant's
       // data key when it has one (crypto-shredding, docs/security.md).
-      if (options_.batch.cipher != nullptr && batch_records > 0 && g->records.back()->tenant != r.tenant) {
+      // So do batches compressed with a tenant's dictionary (it is trained
+      // on, and so discloses, that tenant's records only).
+      if ((options_.batch.cipher != nullptr || options_.batch.dictionaries != nullptr) && batch_records > 0 &&
+          g->records.back()->tenant != r.tenant) {
         g->batch_ends.push_back(g->records.size());
         batch_bytes = batch_records = 0;
       }
@@ -217,7 +220,9 @@ Status PartitionLog::EncodeGroup(Group* g, BatchBuilder* builder) const {
   for (const size_t end : g->batch_ends) {
     for (size_t k = first; k < end; ++k) builder->Add(g->records[k]);
     const uint64_t pos = g->start_pos + g->buf.size();
-    if (batch_options.cipher != nullptr) batch_options.tenant = g->records[first]->tenant;
+    if (batch_options.cipher != nullptr || batch_options.dictionaries != nullptr) {
+      batch_options.tenant = g->records[first]->tenant;
+    }
     auto h = builder->Finish(g->records[first]->offset, g->last_term, batch_options, &g->buf);
     if (!h.ok()) {
       builder->Clear();

@@ -474,7 +474,7 @@ Status PartitionLog::ForEachBatch(
                                               kChunkBytes, &raw));
       if (raw.empty()) break;
       for (const std::string& r : raw) {
-        auto d = DecodeBatch(AsBytes(r), options_.keys);
+        auto d = DecodeBatch(AsBytes(r), options_.keys, options_.dictionaries);
         if (!d.ok()) return d.status().WithContext(segs[i]->path() + " at position " + std::to_string(pos));
         BatchLocation loc{segs[i]->base_offset(), pos, static_cast<uint32_t>(r.size()),
                           d->header.base_offset, d->header.record_count};
@@ -539,7 +539,7 @@ Result<std::vector<DecodedBatch>> PartitionLog::Read(uint64_t from, const ReadOp
   std::vector<DecodedBatch> out;
   out.reserve(raw.size());
   for (const std::string& r : raw) {
-    auto d = DecodeBatch(AsBytes(r), options_.keys);
+    auto d = DecodeBatch(AsBytes(r), options_.keys, options_.dictionaries);
     if (!d.ok()) return d.status().WithContext(dir_);
     out.push_back(std::move(*d));
   }

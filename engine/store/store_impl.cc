@@ -13,6 +13,7 @@
 #include "engine/crypto/batch_cipher.h"
 #include "engine/crypto/kek.h"
 #include "engine/crypto/keyring.h"
+#include "engine/dict/dictionary_registry.h"
 #include "engine/layout.h"
 #include "engine/log/log.h"
 
@@ -104,9 +105,12 @@ class StoreImpl final : public Store {
       return states_.back().get();
     };
     lo.on_meta = [this, dir, internals](const StoreUuid& uuid, bool created) {
-      return OpenKeyring(dir, uuid, created, internals.clock);
+      WB_RETURN_IF_ERROR(OpenKeyring(dir, uuid, created, internals.clock));
+      return OpenDictionaries(dir, uuid, internals.clock);
     };
     lo.customize = [this](uint32_t p, LogOptions* o) {
+      o->dictionaries = dicts_.get();
+      if (options_.compress && options_.compression_dictionaries) o->batch.dictionaries = dicts_.get();
       if (keyring_ == nullptr) return;
       o->keys = keyring_.get();
       o->batch.cipher = ciphers_[p].get();
@@ -160,6 +164,22 @@ class StoreImpl final : public Store {
     return Status::Ok();
   }
 
+  // Every store loads its dictionaries (old batches need them to read);
+  // only training depends on the options.
+  Status OpenDictionaries(const std::string& dir, const StoreUuid& uuid, Clock* clock) {
+    dict::RegistryOptions ro;
+    ro.train = options_.compress && options_.compression_dictionaries;
+    ro.sample_bytes = options_.dictionary_sample_bytes;
+    ro.dictionary_bytes = options_.dictionary_max_bytes;
+    ro.max_count = options_.dictionary_max_count;
+    ro.zstd_level = options_.zstd_level;
+    ro.clock = clock;
+    WB_ASSIGN_OR_RETURN(dicts_, dict::DictionaryRegistry::Open(fs_, dir, uuid, keyring_.get(), ro));
+    return Status::Ok();
+  }
+
+  dict::DictionaryRegistry* dictionaries() { return dicts_.get(); }
+
   Status RotateDataKey(std::string_view tenant) override {
     WB_RETURN_IF_ERROR(CheckOpen());
     if (keyring_ == nullptr) return Status::FailedPrecondition("the store is not encrypted");
@@ -178,6 +198,7 @@ class StoreImpl final : public Store {
     std::lock_guard lock(close_mu_);
     if (log_ == nullptr) return Status::Ok();
     Status s = log_->Close();
+    if (dicts_ != nullptr) dicts_->Stop();  // no dictionary file is written after Close
     closed_.store(true);
     return s;
   }
@@ -492,7 +513,7 @@ class StoreImpl final : public Store {
       std::vector<std::string> raw;
       WB_RETURN_IF_ERROR(log_->partition(p)->ReadBatchesAt(missing, &raw));
       for (size_t k = 0; k < missing.size(); ++k) {
-        auto decoded = DecodeBatch(AsBytes(raw[k]), keyring_.get());
+        auto decoded = DecodeBatch(AsBytes(raw[k]), keyring_.get(), dicts_.get());
         if (!decoded.ok()) {
           return decoded.status().WithContext(layout::SegmentPath(log_->partition(p)->dir(), missing[k].segment_base) +
                                               " at position " + std::to_string(missing[k].position));
@@ -536,6 +557,7 @@ class StoreImpl final : public Store {
   std::unique_ptr<crypto::Key> previous_kek_;
   std::unique_ptr<crypto::Keyring> keyring_;                 // outlives log_ and ciphers_
   std::vector<std::unique_ptr<crypto::BatchCipher>> ciphers_;  // one per partition; outlive log_
+  std::unique_ptr<dict::DictionaryRegistry> dicts_;            // outlives log_; uses keyring_
   std::vector<std::unique_ptr<ConvState>> states_;  // outlive log_ (hooks)
   std::unique_ptr<Log> log_;
   std::mutex close_mu_;
@@ -566,6 +588,15 @@ Status ValidateStoreOptions(const StoreOptions& o) {
   if (o.dedup_max_entries < 1 || o.dedup_max_entries > kMaxDedupEntries) {
     return Status::InvalidArgument("dedup_max_entries must be within 1..16777216");
   }
+  if (o.dictionary_sample_bytes < (16u << 10) || o.dictionary_sample_bytes > (16u << 20)) {
+    return Status::InvalidArgument("dictionary_sample_bytes must be within 16 KiB .. 16 MiB");
+  }
+  if (o.dictionary_max_bytes < (1u << 10) || o.dictionary_max_bytes > limits::kMaxDictionaryBytes) {
+    return Status::InvalidArgument("dictionary_max_bytes must be within 1 KiB .. 1 MiB");
+  }
+  if (o.dictionary_max_count > limits::kMaxDictionaries) {
+    return Status::InvalidArgument("dictionary_max_count must be at most 65535");
+  }
   return Status::Ok();
 }
 
@@ -573,6 +604,10 @@ Status TruncatePartition(Store* store, uint32_t partition, uint64_t offset) {
   Log* log = static_cast<StoreImpl*>(store)->log();
   if (partition >= log->partition_count()) return Status::InvalidArgument("no such partition");
   return log->partition(partition)->TruncateSuffix(offset);
+}
+
+dict::DictionaryRegistry* StoreDictionaries(Store* store) {
+  return static_cast<StoreImpl*>(store)->dictionaries();
 }
 
 uint64_t PartitionNextOffset(Store* store, uint32_t partition) {

@@ -11,6 +11,9 @@
 #include "warbler/store.h"
 
 namespace warbler::engine {
+namespace dict {
+class DictionaryRegistry;
+}  // namespace dict
 
 struct StoreInternals {
   io::FileSystem* fs = nullptr;  // not owned; nullptr = the default (io_uring or POSIX)
@@ -33,5 +36,8 @@ Result<std::unique_ptr<Store>> OpenStore(const StoreOptions& options, const std:
 Status TruncatePartition(Store* store, uint32_t partition, uint64_t offset);
 // The next log offset of a partition (where the next append lands).
 uint64_t PartitionNextOffset(Store* store, uint32_t partition);
+// The store's zstd dictionaries (engine/dict/dictionary_registry.h), e.g. to
+// wait for training in tests. Valid until the store is destroyed.
+dict::DictionaryRegistry* StoreDictionaries(Store* store);
 
 }  // namespace warbler::engine

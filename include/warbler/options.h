@@ -37,6 +37,20 @@ struct StoreOptions {
   uint32_t sync_interval_ms = 10;         // kInterval only; 1 .. 60000
   bool compress = true;                   // zstd per batch
   int zstd_level = 1;
+  // zstd dictionaries per tenant (docs/format.md "Dictionary files"): the
+  // first dictionary_sample_bytes of a tenant's records are sampled, a
+  // dictionary is trained from them in the background and stored in
+  // <dir>/dicts/ (encrypted like the batches), and later batches of the
+  // tenant are compressed with it. Only with `compress`. Off: nothing is
+  // trained and new batches use no dictionary; dictionaries already stored
+  // are always loaded, so their batches read either way.
+  bool compression_dictionaries = true;
+  size_t dictionary_sample_bytes = 256u << 10;  // per tenant; 16 KiB .. 16 MiB
+  size_t dictionary_max_bytes = 16u << 10;      // per dictionary; 1 KiB .. 1 MiB
+  // Dictionaries the store trains at most; further tenants get none. Each
+  // stays resident: ~8 × dictionary_max_bytes (124 KiB for 16 KiB at level
+  // 1), so 256 of them take ~31 MiB.
+  uint32_t dictionary_max_count = 256;          // 0 .. 65535
   size_t queue_capacity = 65536;          // pending appends per partition
   IoBackend io = IoBackend::kAuto;
   RecoveryMode recovery = RecoveryMode::kStrict;

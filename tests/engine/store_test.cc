@@ -34,6 +34,10 @@ class StoreTest : public ::testing::Test {
     fs_ = io::NewMemFileSystem();
     options_.segment_bytes = 1u << 20;
     options_.partitions = 2;
+    // Tests here fill segments with one Incompressible() pad repeated in
+    // every body, which a trained dictionary would learn (dictionaries are
+    // tested in dictionary_test.cc).
+    options_.compression_dictionaries = false;
     Open();
   }
   void Open() {
