@@ -41,6 +41,12 @@ inline constexpr uint64_t kMinSegmentBytes = 1u << 20;            // 1 MiB
 inline constexpr uint64_t kMaxSegmentBytes = 4ull << 30;          // 4 GiB
 // Pending appends per partition before Append returns ResourceExhausted.
 inline constexpr size_t kMaxAppendQueueDepth = 1 << 20;
+// Largest append request (one call's records, estimated encoded bytes).
+inline constexpr size_t kMaxAppendRequestBytes = 32u << 20;  // 32 MiB
+// Unacknowledged writes never reach further than this past the durable end of
+// the active segment, so recovery looks only this far past the last valid
+// batch for a valid batch after damage (docs/format.md "Reader rules").
+inline constexpr uint64_t kMaxUnsyncedSpanBytes = 64u << 20;  // 64 MiB
 
 // ---- keys (docs/security.md) ----
 // DEKs one keyring holds (all owners, all rotations).

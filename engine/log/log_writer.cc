@@ -4,6 +4,7 @@
 #include <algorithm>
 
 #include "base/coding.h"
+#include "base/limits.h"
 #include "base/log.h"
 #include "engine/layout.h"
 #include "engine/log/partition_log.h"
@@ -116,6 +117,13 @@ void PartitionLog::ProcessRequests(std::vector<Request>& requests) {
           break;
         }
       }
+    }
+    // Keep every unacknowledged byte within kMaxUnsyncedSpanBytes of the durable
+    // end (recovery looks no further for valid batches after damage); the
+    // estimate is doubled for batch headers, tags and varints.
+    if (!inflight_.empty() && write_pos_ + 2 * bytes + 65536 >
+                                  segments_.back()->data_end + limits::kMaxUnsyncedSpanBytes) {
+      CompleteAll();
     }
     auto g = std::make_unique<Group>();
     Status s = MaybeRoll(bytes);

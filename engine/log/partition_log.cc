@@ -234,9 +234,11 @@ Status PartitionLog::OpenActive(uint64_t base, bool* removed_torn_roll) {
     WB_ASSIGN_OR_RETURN(bool has_idx, fs_->Exists(idx));
     if (has_idx) WB_RETURN_IF_ERROR(fs_->Remove(idx));  // the active segment is never indexed on disk
   }
+  // Open time follows the data, not the preallocated size: past the last valid
+  // batch only the span unacknowledged writes can reach is examined.
   WB_ASSIGN_OR_RETURN(ScanResult scan, seg->Scan([&](const BatchHeader& h, uint64_t pos) {
     seg->index.OnBatch(h.base_offset, pos);
-  }));
+  }, limits::kMaxUnsyncedSpanBytes + (1u << 20)));
   seg->next_offset = scan.next_offset;
   seg->data_end = scan.data_end;
   seg->last_term = scan.last_term;
@@ -314,7 +316,15 @@ Status PartitionLog::AppendAsync(std::vector<Record> records, AppendCallback don
   if (records.size() > limits::kMaxRecordsPerBatch) {
     return Status::InvalidArgument("append of more than 65535 records in one request");
   }
-  for (const Record& r : records) WB_RETURN_IF_ERROR(ValidateRecord(r));
+  size_t bytes = 0;
+  for (const Record& r : records) {
+    WB_RETURN_IF_ERROR(ValidateRecord(r));
+    bytes += r.body.size() + r.sender.size() + r.client_id.size() + r.tenant.size() + r.conversation.size() + 32;
+  }
+  if (bytes > limits::kMaxAppendRequestBytes) {
+    return Status::InvalidArgument("append request of about " + std::to_string(bytes) +
+                                   " bytes exceeds kMaxAppendRequestBytes (32 MiB); split it");
+  }
   Request req{std::move(records), std::move(done), nullptr, nullptr};
   Status s = queue_->Push(req);
   if (s.code() == StatusCode::kResourceExhausted) metrics_.queue_full.fetch_add(1);

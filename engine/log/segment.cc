@@ -173,7 +173,7 @@ Result<std::shared_ptr<Segment>> Segment::Open(io::FileSystem* fs, const std::st
 }
 
 Result<ScanResult> Segment::Scan(
-    const std::function<void(const BatchHeader&, uint64_t)>& on_batch) {
+    const std::function<void(const BatchHeader&, uint64_t)>& on_batch, uint64_t tail_scan_bytes) {
   WB_ASSIGN_OR_RETURN(uint64_t file_size, file_->Size());
   WindowReader reader(file_.get(), file_size);
   ScanResult r;
@@ -204,7 +204,8 @@ Result<ScanResult> Segment::Scan(
     r.last_timestamp_us = h.max_timestamp_us();
     pos += h.total_size();
   }
-  WB_RETURN_IF_ERROR(ClassifyTail(pos, r.next_offset, file_size, &r));
+  const uint64_t scan_end = tail_scan_bytes >= file_size - pos ? file_size : pos + tail_scan_bytes;
+  WB_RETURN_IF_ERROR(ClassifyTail(pos, r.next_offset, scan_end, &r));
   return r;
 }
 

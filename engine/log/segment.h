@@ -97,7 +97,11 @@ class Segment {
   // Scans batches from the header on, calling `on_batch(header, position)` for
   // each valid one, and classifies what follows the last (docs/format.md
   // "Reader rules").
-  Result<ScanResult> Scan(const std::function<void(const BatchHeader&, uint64_t)>& on_batch);
+  // After the last valid batch, at most `tail_scan_bytes` are examined (a
+  // preallocated segment is mostly zeros; writes never reach further, see
+  // limits::kMaxUnsyncedSpanBytes).
+  Result<ScanResult> Scan(const std::function<void(const BatchHeader&, uint64_t)>& on_batch,
+                          uint64_t tail_scan_bytes = UINT64_MAX);
 
   // Reads whole raw batches overlapping [from_offset, limit_offset), starting
   // at file position `start` and not reading past `end` (the readable end).
