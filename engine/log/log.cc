@@ -3,8 +3,12 @@
 #include <fcntl.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <array>
+#include <atomic>
 #include <cstring>
+#include <optional>
+#include <thread>
 
 #include "base/checksum.h"
 #include "base/coding.h"
@@ -97,13 +101,29 @@ Result<std::unique_ptr<Log>> Log::Open(io::FileSystem* fs, const std::string& di
     WB_RETURN_IF_ERROR(CreateMeta(fs, dir, partitions, &log->uuid_));
   }
   if (options.on_meta) WB_RETURN_IF_ERROR(options.on_meta(log->uuid_, !exists));
+  // Partitions recover independently (each scans its own active segment and
+  // rebuilds its own conversation state), so they open in parallel: open time
+  // is the slowest partition's, not the sum.
+  std::vector<LogOptions> part_options(partitions, options.log);
   for (uint32_t p = 0; p < partitions; ++p) {
-    LogOptions part_options = options.log;
-    if (options.hook_for) part_options.hook = options.hook_for(p);
-    if (options.customize) options.customize(p, &part_options);
-    WB_ASSIGN_OR_RETURN(auto part, PartitionLog::Open(fs, layout::PartitionDir(dir, p), p,
-                                                      log->uuid_, part_options));
-    log->partitions_.push_back(std::move(part));
+    if (options.hook_for) part_options[p].hook = options.hook_for(p);
+    if (options.customize) options.customize(p, &part_options[p]);
+  }
+  std::vector<std::optional<Result<std::unique_ptr<PartitionLog>>>> opened(partitions);
+  const uint32_t threads = std::max(1u, std::min(partitions, std::thread::hardware_concurrency()));
+  std::atomic<uint32_t> next{0};
+  std::vector<std::thread> workers;
+  for (uint32_t t = 0; t < threads; ++t) {
+    workers.emplace_back([&] {
+      for (uint32_t p = next.fetch_add(1); p < partitions; p = next.fetch_add(1)) {
+        opened[p].emplace(PartitionLog::Open(fs, layout::PartitionDir(dir, p), p, log->uuid_, part_options[p]));
+      }
+    });
+  }
+  for (auto& w : workers) w.join();
+  for (uint32_t p = 0; p < partitions; ++p) {
+    if (!opened[p]->ok()) return opened[p]->status();
+    log->partitions_.push_back(std::move(**opened[p]));
   }
   if (!read_only) WB_RETURN_IF_ERROR(fs->SyncDir(dir));
   return log;
