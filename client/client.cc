@@ -96,7 +96,10 @@ class Connection {
                                      " bytes exceeds the server's max_frame_bytes (" + std::to_string(max_frame_) + ")");
     }
     {
+      // Checked again under map_mu_: a Fail() that ran since the check above
+      // has already failed every handler it found, and would never see this one.
       std::lock_guard lock(map_mu_);
+      if (dead_.load()) return Status::Unavailable("connection to " + address_ + " is closed");
       handlers_[rid] = {std::move(h), persistent};
     }
     if (rid_out != nullptr) *rid_out = rid;
@@ -277,14 +280,16 @@ class Connection {
     handler(Status::Ok(), h.type, AsBytes(body));
   }
 
+  // Any thread (the reader, a sender whose write failed, Close).
   void Fail(const Status& s) {
-    dead_.store(true);
     std::unordered_map<uint64_t, Entry> failed;
+    Status why;
     {
       std::lock_guard lock(map_mu_);
+      dead_.store(true);
       failed.swap(handlers_);
+      why = last_error_.ok() ? s : last_error_;
     }
-    Status why = last_error_.ok() ? s : last_error_;
     for (auto& [rid, e] : failed) e.handler(why, proto::Type::kError, {});
   }
 
@@ -304,7 +309,7 @@ class Connection {
   std::atomic<uint64_t> next_rid_{1};
   std::atomic<bool> dead_{false};
   std::atomic<bool> stop_{false};
-  Status last_error_;
+  Status last_error_;  // guarded by map_mu_
   std::string in_;
   size_t in_pos_ = 0;
   std::thread reader_;
@@ -497,14 +502,22 @@ class ClientImpl final : public Client {
   }
 
  private:
+  // The live connection, reconnecting if the current one broke. The broken
+  // one is closed (its reader thread joined) only after mu_ is released: its
+  // reader may be running a failed request's callback that calls AppendAsync,
+  // which needs mu_ — joining it under mu_ deadlocked.
   Result<std::shared_ptr<Connection>> Conn() {
+    std::shared_ptr<Connection> broken;
+    auto result = ConnLocked(&broken);
+    if (broken) broken->Close();
+    return result;
+  }
+
+  Result<std::shared_ptr<Connection>> ConnLocked(std::shared_ptr<Connection>* broken) {
     std::lock_guard lock(mu_);
     if (closed_) return Status::Unavailable("the client is closed");
     if (conn_ && conn_->alive()) return conn_;
-    if (conn_) {
-      conn_->Close();
-      conn_.reset();
-    }
+    *broken = std::move(conn_);
     Status last;
     for (size_t i = 0; i < options_.addresses.size(); ++i) {
       const std::string& addr = options_.addresses[(next_addr_ + i) % options_.addresses.size()];
@@ -556,7 +569,12 @@ class ClientImpl final : public Client {
                                  slot->cv.notify_all();
                                },
                                false, &rid);
-      if (!sent.ok()) return sent;
+      if (!sent.ok()) {
+        // The connection broke between Conn() and Send(): retry like any other break.
+        if (sent.code() != StatusCode::kUnavailable) return sent;
+        last = sent;
+        continue;
+      }
       std::unique_lock lock(slot->mu);
       if (!slot->cv.wait_for(lock, std::chrono::milliseconds(options_.request_timeout_ms),
                              [&] { return slot->done; })) {

@@ -89,12 +89,16 @@ struct Completion {
 };
 
 // A loop's inbox. Held by shared_ptr so that late store callbacks after the
-// server stopped post into a closed mailbox instead of freed memory.
+// server stopped post into a closed mailbox instead of freed memory. The
+// mailbox owns the loop's wake eventfd for the same reason: a poster that
+// passed the `closed` check writes to it after dropping the lock, so the
+// descriptor lives until the last poster lets go of the mailbox (closing it
+// in ~Loop raced with that write, and could hit a reused descriptor).
 struct Mailbox {
   std::mutex mu;
   std::vector<Completion> items;
   bool closed = false;
-  int wake_fd = -1;
+  UniqueFd wake_fd;  // set before the loop thread starts; never changed after
 
   void Post(Completion c) {
     {
@@ -102,8 +106,11 @@ struct Mailbox {
       if (closed) return;
       items.push_back(std::move(c));
     }
+    Wake();
+  }
+  void Wake() const {
     const uint64_t one = 1;
-    (void)!::write(wake_fd, &one, sizeof one);
+    (void)!::write(wake_fd.get(), &one, sizeof one);
   }
 };
 
@@ -301,18 +308,18 @@ class Server::Loop {
     }
     conns_.clear();
     if (epfd_ >= 0) ::close(epfd_);
-    if (mailbox_->wake_fd >= 0) ::close(mailbox_->wake_fd);
+    // The wake eventfd belongs to the mailbox (see Mailbox).
   }
 
   Status Init(int listen_fd) {
     epfd_ = epoll_create1(EPOLL_CLOEXEC);
     if (epfd_ < 0) return Status::Internal(std::string("epoll_create1: ") + std::strerror(errno));
-    mailbox_->wake_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
-    if (mailbox_->wake_fd < 0) return Status::Internal(std::string("eventfd: ") + std::strerror(errno));
+    mailbox_->wake_fd = UniqueFd(eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC));
+    if (!mailbox_->wake_fd.valid()) return Status::Internal(std::string("eventfd: ") + std::strerror(errno));
     epoll_event ev{};
     ev.events = EPOLLIN;
     ev.data.u64 = kWakeId;
-    if (epoll_ctl(epfd_, EPOLL_CTL_ADD, mailbox_->wake_fd, &ev) < 0) {
+    if (epoll_ctl(epfd_, EPOLL_CTL_ADD, mailbox_->wake_fd.get(), &ev) < 0) {
       return Status::Internal(std::string("epoll_ctl wake: ") + std::strerror(errno));
     }
     ev.events = EPOLLIN | EPOLLEXCLUSIVE;
@@ -330,8 +337,7 @@ class Server::Loop {
   void Stop() {
     if (!thread_.joinable()) return;
     stop_.store(true);
-    const uint64_t one = 1;
-    (void)!::write(mailbox_->wake_fd, &one, sizeof one);
+    mailbox_->Wake();
     thread_.join();
   }
   const std::shared_ptr<Mailbox>& mailbox() const { return mailbox_; }
@@ -359,8 +365,7 @@ class Server::Loop {
       std::lock_guard lock(cmd_mu_);
       commands_.push_back(std::move(fn));
     }
-    const uint64_t one = 1;
-    (void)!::write(mailbox_->wake_fd, &one, sizeof one);
+    mailbox_->Wake();
   }
 
   void Run() {
@@ -377,7 +382,7 @@ class Server::Loop {
           Accept();
         } else if (id == kWakeId) {
           uint64_t v;
-          (void)!::read(mailbox_->wake_fd, &v, sizeof v);
+          (void)!::read(mailbox_->wake_fd.get(), &v, sizeof v);
         } else {
           auto it = conns_.find(id);
           if (it == conns_.end()) continue;
@@ -775,7 +780,9 @@ class Server::Loop {
       std::lock_guard lock(mailbox_->mu);
       items.swap(mailbox_->items);
     }
-    std::vector<Conn*> touched;
+    // By id, not pointer: flushing one connection may close it, and a
+    // connection can appear again further down the list (A, B, A).
+    std::vector<uint64_t> touched;
     for (Completion& item : items) {
       if (item.finishes_request) server_->shared_->inflight.fetch_sub(1);
       auto it = conns_.find(item.conn_id);
@@ -784,10 +791,12 @@ class Server::Loop {
       if (!item.finishes_request) c->shared->posted_bytes.fetch_sub(std::min(item.bytes.size(), c->shared->posted_bytes.load()));
       if (item.finishes_request) --c->inflight;
       c->out.append(item.bytes);
-      if (touched.empty() || touched.back() != c) touched.push_back(c);
+      if (touched.empty() || touched.back() != c->id) touched.push_back(c->id);  // repeats are harmless
     }
-    for (Conn* c : touched) {
-      if (conns_.find(c->id) == conns_.end()) continue;
+    for (uint64_t id : touched) {
+      auto it = conns_.find(id);
+      if (it == conns_.end()) continue;
+      Conn* c = it->second.get();
       const bool was_paused = (c->mask & EPOLLIN) == 0;
       if (!Flush(c)) continue;
       if (was_paused && !Paused(c)) {

@@ -1,5 +1,6 @@
 #include "io/net/tls.h"
 
+#include <fcntl.h>
 #include <openssl/err.h>
 #include <openssl/evp.h>
 #include <openssl/pem.h>
@@ -9,6 +10,7 @@
 #include <signal.h>
 #include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <cerrno>
 #include <cstdio>
@@ -227,9 +229,16 @@ Status WriteSelfSignedCert(const std::string& cert_file, const std::string& key_
     }
   }
   if (result.ok()) {
-    const mode_t old = umask(077);
-    FILE* f = std::fopen(key_file.c_str(), "wx");
-    umask(old);
+    // Created 0600 from the start. Not via umask(077) around fopen: the umask
+    // is process-wide, so that would also restrict files other threads create
+    // meanwhile (and race with their own umask use).
+    const int fd = ::open(key_file.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+    FILE* f = fd >= 0 ? ::fdopen(fd, "w") : nullptr;
+    if (fd >= 0 && f == nullptr) {
+      const int saved = errno;
+      ::close(fd);
+      errno = saved;
+    }
     if (f == nullptr) {
       result = Status(errno == EEXIST ? StatusCode::kAlreadyExists : StatusCode::kIOError,
                       "cannot create " + key_file + ": " + std::strerror(errno));
