@@ -4,7 +4,7 @@
 //   im1 [--quick] [--conversations N] [--messages N] [--producers N] [--readers N]
 //       [--history-requests N] [--sync-requests N] [--skew] [--inflight N]
 //       [--phases write,history,sync,recovery] [--dir PATH] [--keep]
-//       [--no-baseline] [--no-encryption] [--json]
+//       [--no-baseline] [--no-encryption] [--no-compression] [--json]
 //   im1 --target host:port|spawn [...]   over the network: bench/im1_net.cc
 //
 // Data: one tenant; message i goes to a conversation drawn from a fixed-seed
@@ -1265,7 +1265,7 @@ void PrintTargets(Report& rep, const Config& cfg, const std::vector<EngineRun>& 
       "usage: im1 [--quick] [--conversations N] [--messages N] [--producers N] [--readers N]\n"
       "           [--history-requests N] [--sync-requests N] [--skew] [--inflight N (0: off)]\n"
       "           [--phases write,history,sync,recovery] [--dir PATH] [--keep]\n"
-      "           [--no-baseline] [--no-encryption] [--json]\n"
+      "           [--no-baseline] [--no-encryption] [--no-compression] [--json]\n"
       "       im1 --target host:port|spawn [--plaintext] [--ca FILE] [--insecure] [--connections N]\n"
       "           [--quick] [--conversations N] [--messages N] [--no-redis]   (over the network)\n");
   std::exit(2);
@@ -1321,6 +1321,9 @@ Config ParseArgs(int argc, char** argv) {
       cfg.keep = true;
     } else if (a == "--no-encryption") {
       cfg.store.encryption = false;
+    } else if (a == "--no-compression") {
+      cfg.store.compress = false;
+      cfg.store.compression_dictionaries = false;
     } else if (a == "--dir" && has_value) {
       cfg.dir = argv[++i];
     } else if (a == "--phases" && has_value) {
@@ -1430,7 +1433,8 @@ void PrintHeader(Report& rep, const Config& cfg, const std::string& dir, bool ba
       "ratios: warbler / rocksdb per column (throughput > 1 is better; latency, bytes, ms < 1 is "
       "better)");
   rep.Line(
-      std::string("warbler: StoreOptions defaults (kSync, zstd level 1 with dictionaries, ") +
+      std::string("warbler: StoreOptions defaults (kSync, ") +
+      (cfg.store.compress ? "zstd level 1 with dictionaries, " : "compression OFF (--no-compression), ") +
       (cfg.store.encryption ? "AES-256-GCM encryption ON" : "encryption OFF (--no-encryption)") +
       ", 4 partitions, 64 MiB block cache)");
 #ifdef WARBLER_IM1_ROCKSDB
