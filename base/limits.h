@@ -42,11 +42,12 @@ inline constexpr uint64_t kMaxSegmentBytes = 4ull << 30;          // 4 GiB
 // Pending appends per partition before Append returns ResourceExhausted.
 inline constexpr size_t kMaxAppendQueueDepth = 1 << 20;
 // Largest append request (one call's records, estimated encoded bytes).
-inline constexpr size_t kMaxAppendRequestBytes = 32u << 20;  // 32 MiB
+inline constexpr size_t kMaxAppendRequestBytes = 8u << 20;  // 8 MiB (Kafka's max.request.size is 1 MB)
 // Unacknowledged writes never reach further than this past the durable end of
 // the active segment, so recovery looks only this far past the last valid
 // batch for a valid batch after damage (docs/format.md "Reader rules").
-inline constexpr uint64_t kMaxUnsyncedSpanBytes = 64u << 20;  // 64 MiB
+inline constexpr uint64_t kMaxUnsyncedSpanBytes = 16u << 20;  // 16 MiB
+static_assert(kMaxAppendRequestBytes * 2 <= kMaxUnsyncedSpanBytes, "a lone request fits the span");
 
 // ---- keys (docs/security.md) ----
 // DEKs one keyring holds (all owners, all rotations).

@@ -65,7 +65,8 @@ struct LogOptions {
   // Pending append requests per partition; more get ResourceExhausted.
   // Default 65536; 1 .. limits::kMaxAppendQueueDepth.
   size_t queue_capacity = 65536;
-  // Bytes of records one write (group) carries at most. Default 4 MiB.
+  // Bytes of records one write (group) carries at most. Default 4 MiB; 4 KiB .. 8 MiB
+  // (limits::kMaxUnsyncedSpanBytes / 2: recovery looks no further than the span).
   size_t group_max_bytes = 4u << 20;
   // Records per batch. Default 1024; 1 .. 65535.
   size_t batch_max_records = 1024;

@@ -22,6 +22,9 @@ Status CheckOptions(const LogOptions& o) {
   if (o.queue_capacity < 1 || o.queue_capacity > limits::kMaxAppendQueueDepth) {
     return Status::InvalidArgument("queue_capacity must be within 1 .. kMaxAppendQueueDepth");
   }
+  if (o.group_max_bytes < 4096 || o.group_max_bytes > limits::kMaxUnsyncedSpanBytes / 2) {
+    return Status::InvalidArgument("group_max_bytes must be within 4 KiB .. kMaxUnsyncedSpanBytes / 2 (8 MiB)");
+  }
   if (o.batch_max_records < 1 || o.batch_max_records > limits::kMaxRecordsPerBatch) {
     return Status::InvalidArgument("batch_max_records must be within 1 .. 65535");
   }
@@ -323,7 +326,7 @@ Status PartitionLog::AppendAsync(std::vector<Record> records, AppendCallback don
   }
   if (bytes > limits::kMaxAppendRequestBytes) {
     return Status::InvalidArgument("append request of about " + std::to_string(bytes) +
-                                   " bytes exceeds kMaxAppendRequestBytes (32 MiB); split it");
+                                   " bytes exceeds kMaxAppendRequestBytes (8 MiB); split it");
   }
   Request req{std::move(records), std::move(done), nullptr, nullptr};
   Status s = queue_->Push(req);
