@@ -1,6 +1,7 @@
 // Server: warblerd's network front end (docs/protocol.md). A fixed set of
-// event loops (epoll, level-triggered, one per network thread, all accepting
-// from one listening socket with EPOLLEXCLUSIVE) speak the framed protocol,
+// event loops (epoll, level-triggered, one per network thread, each accepting
+// from its own SO_REUSEPORT socket on the shared port; epoll over io_uring is
+// measured in docs/benchmarks.md) speak the framed protocol,
 // in TLS 1.3 by default. Appends go straight to the Store's async API (acks
 // come back on the store's writer threads and are posted to the owning
 // loop); history reads run on a small bounded worker pool so a cold read

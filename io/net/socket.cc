@@ -82,7 +82,7 @@ Status SetNoDelay(int fd) {
   return Status::Ok();
 }
 
-Result<UniqueFd> Listen(const HostPort& addr, int backlog) {
+Result<UniqueFd> Listen(const HostPort& addr, int backlog, bool reuse_port) {
   WB_ASSIGN_OR_RETURN(addrinfo * res, Resolve(addr, true));
   Status last = Status::InvalidArgument("no address for '" + addr.host + "'");
   for (addrinfo* ai = res; ai != nullptr; ai = ai->ai_next) {
@@ -93,6 +93,10 @@ Result<UniqueFd> Listen(const HostPort& addr, int backlog) {
     }
     int one = 1;
     setsockopt(fd.get(), SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+    if (reuse_port && setsockopt(fd.get(), SOL_SOCKET, SO_REUSEPORT, &one, sizeof one) < 0) {
+      last = ErrnoStatus(errno, "SO_REUSEPORT");
+      continue;
+    }
     if (::bind(fd.get(), ai->ai_addr, ai->ai_addrlen) < 0) {
       last = ErrnoStatus(errno, "bind " + addr.host + ":" + std::to_string(addr.port));
       continue;

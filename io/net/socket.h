@@ -42,7 +42,9 @@ Result<HostPort> ParseHostPort(const std::string& s);
 bool IsLoopbackHost(const std::string& host);
 
 // A non-blocking listening socket (SO_REUSEADDR); port 0 picks a free one.
-Result<UniqueFd> Listen(const HostPort& addr, int backlog);
+// reuse_port: SO_REUSEPORT, so several sockets (one per event loop) share the
+// port and the kernel spreads incoming connections over them.
+Result<UniqueFd> Listen(const HostPort& addr, int backlog, bool reuse_port = false);
 Result<uint16_t> LocalPort(int fd);
 // A connected blocking socket (TCP_NODELAY), or Unavailable after timeout_ms.
 Result<UniqueFd> Connect(const HostPort& addr, uint64_t timeout_ms);
