@@ -1,6 +1,7 @@
 #include "engine/codec/zstd_codec.h"
 
-#include <zstd.h>
+#include "engine/codec/zstd_context.h"
+
 
 #include <memory>
 
@@ -14,19 +15,20 @@ struct DctxDeleter {
   void operator()(ZSTD_DCtx* d) const { ZSTD_freeDCtx(d); }
 };
 
-ZSTD_CCtx* ThreadCctx() {
+}  // namespace
+
+ZSTD_CCtx* ThreadCompressionContext() {
   thread_local std::unique_ptr<ZSTD_CCtx, CctxDeleter> ctx(ZSTD_createCCtx());
   return ctx.get();
 }
-ZSTD_DCtx* ThreadDctx() {
+
+ZSTD_DCtx* ThreadDecompressionContext() {
   thread_local std::unique_ptr<ZSTD_DCtx, DctxDeleter> ctx(ZSTD_createDCtx());
   return ctx.get();
 }
 
-}  // namespace
-
 Status ZstdCompress(std::span<const std::byte> in, int level, std::string* out) {
-  ZSTD_CCtx* cctx = ThreadCctx();
+  ZSTD_CCtx* cctx = ThreadCompressionContext();
   if (cctx == nullptr) return Status::ResourceExhausted("zstd: cannot allocate a context");
   const size_t bound = ZSTD_compressBound(in.size());
   const size_t old = out->size();
@@ -49,7 +51,7 @@ Status ZstdDecompress(std::span<const std::byte> in, size_t max_out, std::string
     return Status::Corruption("zstd frame claims " + std::to_string(size) + " bytes, over the " +
                               std::to_string(max_out) + " byte limit");
   }
-  ZSTD_DCtx* dctx = ThreadDctx();
+  ZSTD_DCtx* dctx = ThreadDecompressionContext();
   if (dctx == nullptr) return Status::ResourceExhausted("zstd: cannot allocate a context");
   out->resize(size);
   size_t n = ZSTD_decompressDCtx(dctx, out->data(), out->size(), in.data(), in.size());

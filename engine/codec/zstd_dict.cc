@@ -5,26 +5,9 @@
 
 #include <vector>
 
+#include "engine/codec/zstd_context.h"
+
 namespace warbler::engine::codec {
-namespace {
-
-struct CctxDeleter {
-  void operator()(ZSTD_CCtx* c) const { ZSTD_freeCCtx(c); }
-};
-struct DctxDeleter {
-  void operator()(ZSTD_DCtx* d) const { ZSTD_freeDCtx(d); }
-};
-
-ZSTD_CCtx* ThreadCctx() {
-  thread_local std::unique_ptr<ZSTD_CCtx, CctxDeleter> ctx(ZSTD_createCCtx());
-  return ctx.get();
-}
-ZSTD_DCtx* ThreadDctx() {
-  thread_local std::unique_ptr<ZSTD_DCtx, DctxDeleter> ctx(ZSTD_createDCtx());
-  return ctx.get();
-}
-
-}  // namespace
 
 struct ZstdDictionary::Digested {
   ZSTD_CDict* cdict = nullptr;
@@ -77,7 +60,7 @@ size_t ZstdDictionary::memory_bytes() const {
 }
 
 Status ZstdDictionary::Compress(std::span<const std::byte> in, std::string* out) const {
-  ZSTD_CCtx* cctx = ThreadCctx();
+  ZSTD_CCtx* cctx = ThreadCompressionContext();
   if (cctx == nullptr) return Status::ResourceExhausted("zstd: cannot allocate a context");
   const size_t bound = ZSTD_compressBound(in.size());
   const size_t old = out->size();
@@ -107,7 +90,7 @@ Status ZstdDictionary::Decompress(std::span<const std::byte> in, size_t max_out,
     return Status::Corruption("zstd frame needs dictionary " + std::to_string(frame_dict) +
                               ", not " + std::to_string(id_));
   }
-  ZSTD_DCtx* dctx = ThreadDctx();
+  ZSTD_DCtx* dctx = ThreadDecompressionContext();
   if (dctx == nullptr) return Status::ResourceExhausted("zstd: cannot allocate a context");
   out->resize(size);
   const size_t n = ZSTD_decompress_usingDDict(dctx, out->data(), out->size(), in.data(), in.size(),
