@@ -116,6 +116,26 @@ void AppendZeroWrites(File* file, uint64_t from, uint64_t to, std::vector<IoOp>*
   }
 }
 
+Status WriteFileAtomically(FileSystem* fs, const std::string& path, const std::string& tmp,
+                           std::span<const std::byte> bytes, const std::string& sync_dir) {
+  Status s = [&]() -> Status {
+    OpenOptions create;
+    create.create = true;
+    create.truncate = true;
+    WB_ASSIGN_OR_RETURN(auto f, fs->Open(tmp, create));
+    IoOp ops[2] = {IoOp::Write(f.get(), 0, bytes), IoOp::Sync(f.get())};
+    WB_RETURN_IF_ERROR(fs->Submit(ops));
+    return f->Close();
+  }();
+  if (s.ok()) s = fs->Rename(tmp, path);
+  if (!s.ok()) {
+    (void)fs->Remove(tmp);
+    return s.WithContext("writing " + path);
+  }
+  if (sync_dir.empty()) return Status::Ok();
+  return fs->SyncDir(sync_dir).WithContext("syncing " + sync_dir);
+}
+
 Status WriteZeros(File* file, uint64_t from, uint64_t to) {
   std::vector<IoOp> ops;
   for (uint64_t pos = from; pos < to; pos += kZeroChunk * kZeroWritesPerSubmit) {

@@ -202,6 +202,13 @@ void AppendZeroWrites(File* file, uint64_t from, uint64_t to, std::vector<IoOp>*
 // Writes zeros over [from, to) through file->fs(), at most 64 writes per
 // submission. Not synced.
 Status WriteZeros(File* file, uint64_t from, uint64_t to);
+// Replaces `path` with `bytes` atomically: writes `tmp` (created or
+// truncated), fdatasyncs it in the same submission, closes it and renames it
+// over `path`; then fsyncs `sync_dir` unless it is empty (a caller renaming
+// several files syncs the directory once itself). A failure before the rename
+// removes `tmp`. Every metadata file of a store is written this way.
+Status WriteFileAtomically(FileSystem* fs, const std::string& path, const std::string& tmp,
+                           std::span<const std::byte> bytes, const std::string& sync_dir);
 // The status of a sync that was not run because an earlier write to its file
 // in the same batch failed.
 Status AbortedSyncStatus(const File& file);

@@ -224,19 +224,9 @@ Result<std::shared_ptr<ConvState::CixHandle>> ConvState::WriteTailIndex(uint64_t
   buf.replace(0, cix::kHeaderSize, header);
   WB_ASSERT(buf.size() == h.file_size());
 
-  // Atomic write: temp file, fsync, rename (the roll syncs the directory).
+  // The roll syncs the directory once, after the next segment exists.
   const std::string path = layout::CixPath(dir_, tail_base_);
-  const std::string tmp = layout::TempPath(path);
-  io::OpenOptions create;
-  create.create = true;
-  create.truncate = true;
-  {
-    WB_ASSIGN_OR_RETURN(auto f, fs_->Open(tmp, create));
-    io::IoOp ops[2] = {io::IoOp::Write(f.get(), 0, AsBytes(buf)), io::IoOp::Sync(f.get())};
-    WB_RETURN_IF_ERROR(fs_->Submit(ops).WithContext("writing " + tmp));
-    WB_RETURN_IF_ERROR(f->Close());
-  }
-  WB_RETURN_IF_ERROR(fs_->Rename(tmp, path));
+  WB_RETURN_IF_ERROR(io::WriteFileAtomically(fs_, path, layout::TempPath(path), AsBytes(buf), ""));
   io::OpenOptions ro;
   ro.read_only = true;
   auto handle = std::make_shared<CixHandle>();

@@ -131,22 +131,8 @@ Result<std::string> ReadWhole(io::FileSystem* fs, const std::string& path) {
 // Replaces <dir>/KEYRING with `bytes` atomically: temp file, fdatasync,
 // rename, fsync dir. A failure before the rename leaves no temp file behind.
 Status Install(io::FileSystem* fs, const std::string& dir, std::span<const std::byte> bytes) {
-  const std::string path = layout::KeyringPath(dir), tmp = layout::TempPath(path);
-  Status s = [&]() -> Status {
-    WB_ASSIGN_OR_RETURN(auto f, fs->Open(tmp, {.create = true, .truncate = true}));
-    WB_RETURN_IF_ERROR(f->WriteAt(0, bytes));
-    WB_RETURN_IF_ERROR(f->Sync());
-    return f->Close();
-  }();
-  if (!s.ok()) {
-    (void)fs->Remove(tmp);
-    return s.WithContext("write keyring " + tmp);
-  }
-  if (Status r = fs->Rename(tmp, path); !r.ok()) {
-    (void)fs->Remove(tmp);
-    return r.WithContext("install keyring");
-  }
-  return fs->SyncDir(dir).WithContext("sync keyring directory");
+  const std::string path = layout::KeyringPath(dir);
+  return io::WriteFileAtomically(fs, path, layout::TempPath(path), bytes, dir);
 }
 
 }  // namespace

@@ -179,22 +179,8 @@ Status WriteDictFile(io::FileSystem* fs, const std::string& data_dir, uint16_t i
     WB_RETURN_IF_ERROR(fs->CreateDirs(dir));
     WB_RETURN_IF_ERROR(fs->SyncDir(data_dir).WithContext("sync data directory"));
   }
-  const std::string path = layout::DictPath(data_dir, id), tmp = layout::TempPath(path);
-  Status s = [&]() -> Status {
-    WB_ASSIGN_OR_RETURN(auto f, fs->Open(tmp, {.create = true, .truncate = true}));
-    WB_RETURN_IF_ERROR(f->WriteAt(0, bytes));
-    WB_RETURN_IF_ERROR(f->Sync());
-    return f->Close();
-  }();
-  if (!s.ok()) {
-    (void)fs->Remove(tmp);
-    return s.WithContext("write dictionary " + tmp);
-  }
-  if (Status r = fs->Rename(tmp, path); !r.ok()) {
-    (void)fs->Remove(tmp);
-    return r.WithContext("install dictionary " + path);
-  }
-  return fs->SyncDir(dir).WithContext("sync dictionary directory");
+  const std::string path = layout::DictPath(data_dir, id);
+  return io::WriteFileAtomically(fs, path, layout::TempPath(path), bytes, dir);
 }
 
 Result<std::string> ReadDictFile(io::FileSystem* fs, const std::string& path) {

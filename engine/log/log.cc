@@ -41,16 +41,7 @@ Status Log::CreateMeta(io::FileSystem* fs, const std::string& dir, uint32_t part
   std::memcpy(meta.data() + 16, uuid->data(), uuid->size());
   EncodeFixed64(meta.data() + 56, Checksum64(meta.data(), 56));
   const std::string path = layout::StoreMetaPath(dir);
-  const std::string tmp = layout::TempPath(path);
-  io::OpenOptions create;
-  create.create = true;
-  create.truncate = true;
-  WB_ASSIGN_OR_RETURN(auto f, fs->Open(tmp, create));
-  io::IoOp ops[2] = {io::IoOp::Write(f.get(), 0, meta), io::IoOp::Sync(f.get())};
-  WB_RETURN_IF_ERROR(fs->Submit(ops));
-  WB_RETURN_IF_ERROR(f->Close());
-  WB_RETURN_IF_ERROR(fs->Rename(tmp, path));
-  return fs->SyncDir(dir);
+  return io::WriteFileAtomically(fs, path, layout::TempPath(path), meta, dir);
 }
 
 Status Log::ReadMeta(io::FileSystem* fs, const std::string& dir, uint32_t* partitions,

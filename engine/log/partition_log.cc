@@ -289,16 +289,9 @@ Status PartitionLog::HandleDamage(Segment* seg, const ScanResult& scan) {
 
 Status PartitionLog::WriteIndex(Segment* seg) {
   const std::string path = layout::IndexPath(dir_, seg->base_offset());
-  const std::string tmp = layout::TempPath(path);
-  std::string bytes = seg->index.Encode(seg->next_offset, seg->data_end);
-  io::OpenOptions create;
-  create.create = true;
-  create.truncate = true;
-  WB_ASSIGN_OR_RETURN(auto f, fs_->Open(tmp, create));
-  io::IoOp ops[2] = {io::IoOp::Write(f.get(), 0, AsBytes(bytes)), io::IoOp::Sync(f.get())};
-  WB_RETURN_IF_ERROR(fs_->Submit(ops));
-  WB_RETURN_IF_ERROR(f->Close());
-  return fs_->Rename(tmp, path);
+  const std::string bytes = seg->index.Encode(seg->next_offset, seg->data_end);
+  // The directory is synced by the caller (the roll, or Recover after a rebuild).
+  return io::WriteFileAtomically(fs_, path, layout::TempPath(path), AsBytes(bytes), "");
 }
 
 Status PartitionLog::CreateSegment(uint64_t base, Preallocate prealloc) {
