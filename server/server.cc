@@ -11,8 +11,10 @@
 #include <cstring>
 #include <deque>
 #include <functional>
+#include <optional>
 #include <unordered_map>
 
+#include "base/bounded_queue.h"
 #include "base/clock.h"
 #include "base/log.h"
 #include "io/net/socket.h"
@@ -134,29 +136,21 @@ struct Server::Shared {
 
 class Server::Workers {
  public:
-  Workers(size_t threads, size_t capacity, ServerMetrics* metrics) : capacity_(capacity), metrics_(metrics) {
+  Workers(size_t threads, size_t capacity, ServerMetrics* metrics) : jobs_(capacity), metrics_(metrics) {
     for (size_t i = 0; i < threads; ++i) threads_.emplace_back([this] { Run(); });
   }
   ~Workers() { Stop(); }
 
+  // False when the queue is full (or stopped): the caller answers RESOURCE_EXHAUSTED.
   bool Submit(std::function<void()> job) {
-    {
-      std::lock_guard lock(mu_);
-      if (stop_ || jobs_.size() >= capacity_) return false;
-      jobs_.push_back(std::move(job));
-      metrics_->worker_queue_depth.store(jobs_.size(), std::memory_order_relaxed);
-    }
-    cv_.notify_one();
+    if (!jobs_.Push(std::move(job)).ok()) return false;
+    metrics_->worker_queue_depth.store(jobs_.size(), std::memory_order_relaxed);
     return true;
   }
 
   // Runs every queued job, then joins.
   void Stop() {
-    {
-      std::lock_guard lock(mu_);
-      stop_ = true;
-    }
-    cv_.notify_all();
+    jobs_.Close();
     for (auto& t : threads_) {
       if (t.joinable()) t.join();
     }
@@ -165,25 +159,18 @@ class Server::Workers {
  private:
   void Run() {
     while (true) {
-      std::function<void()> job;
-      {
-        std::unique_lock lock(mu_);
-        cv_.wait(lock, [this] { return stop_ || !jobs_.empty(); });
-        if (jobs_.empty()) return;
-        job = std::move(jobs_.front());
-        jobs_.pop_front();
-        metrics_->worker_queue_depth.store(jobs_.size(), std::memory_order_relaxed);
+      std::optional<std::function<void()>> job = jobs_.PopWait(std::chrono::milliseconds(100));
+      if (!job) {
+        if (jobs_.closed()) return;  // closed and drained
+        continue;
       }
-      job();
+      metrics_->worker_queue_depth.store(jobs_.size(), std::memory_order_relaxed);
+      (*job)();
     }
   }
 
-  const size_t capacity_;
+  BoundedQueue<std::function<void()>> jobs_;
   ServerMetrics* const metrics_;
-  std::mutex mu_;
-  std::condition_variable cv_;
-  std::deque<std::function<void()>> jobs_;
-  bool stop_ = false;
   std::vector<std::thread> threads_;
 };
 
