@@ -1,15 +1,14 @@
 #include "io/net/tls.h"
 
 #include <fcntl.h>
+#include <openssl/bio.h>
 #include <openssl/err.h>
 #include <openssl/evp.h>
 #include <openssl/pem.h>
 #include <openssl/ssl.h>
 #include <openssl/x509v3.h>
-#include <pthread.h>
-#include <signal.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
-#include <time.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -33,40 +32,43 @@ std::string DrainErrors() {
 
 SSL_CTX* Ctx(const std::shared_ptr<TlsContext>& c) { return static_cast<SSL_CTX*>(c->native()); }
 
-// OpenSSL writes with write(2), which raises SIGPIPE on a closed socket; a
-// library must not kill its host process for that, nor change the process's
-// signal dispositions. While a guard lives, SIGPIPE is blocked on this
-// thread; a SIGPIPE raised meanwhile is consumed before the mask is restored.
-class SigpipeGuard {
- public:
-  SigpipeGuard() {
-    sigemptyset(&pipe_);
-    sigaddset(&pipe_, SIGPIPE);
-    sigset_t pending;
-    sigpending(&pending);
-    already_pending_ = sigismember(&pending, SIGPIPE) == 1;
-    pthread_sigmask(SIG_BLOCK, &pipe_, &old_);
-  }
-  ~SigpipeGuard() {
-    const int saved = errno;
-    if (!already_pending_) {
-      sigset_t pending;
-      sigpending(&pending);
-      if (sigismember(&pending, SIGPIPE) == 1) {
-        const timespec zero{0, 0};
-        (void)sigtimedwait(&pipe_, nullptr, &zero);
-      }
-    }
-    pthread_sigmask(SIG_SETMASK, &old_, nullptr);
-    errno = saved;
-  }
-  SigpipeGuard(const SigpipeGuard&) = delete;
-  SigpipeGuard& operator=(const SigpipeGuard&) = delete;
+// OpenSSL's socket BIO writes with write(2), which raises SIGPIPE on a
+// closed socket; a library must not kill its host process for that, nor
+// change the process's signal dispositions. So our sockets get a BIO whose
+// write is send(MSG_NOSIGNAL) (EPIPE comes back as an error instead); every
+// other operation is the stock socket BIO's. No per-call syscalls added.
+int NoSigpipeWrite(BIO* b, const char* buf, int len) {
+  const int fd = static_cast<int>(BIO_get_fd(b, nullptr));
+  errno = 0;
+  const ssize_t n = ::send(fd, buf, static_cast<size_t>(len), MSG_NOSIGNAL);
+  BIO_clear_retry_flags(b);
+  if (n <= 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)) BIO_set_retry_write(b);
+  return static_cast<int>(n);
+}
 
- private:
-  sigset_t pipe_, old_;
-  bool already_pending_ = false;
-};
+const BIO_METHOD* NoSigpipeSocketMethod() {
+  static const BIO_METHOD* method = [] {
+    const BIO_METHOD* sock = BIO_s_socket();
+    BIO_METHOD* m = BIO_meth_new(BIO_TYPE_SOCKET, "warbler socket (MSG_NOSIGNAL)");
+    BIO_meth_set_write(m, NoSigpipeWrite);
+    BIO_meth_set_read(m, BIO_meth_get_read(sock));
+    BIO_meth_set_puts(m, BIO_meth_get_puts(sock));
+    BIO_meth_set_ctrl(m, BIO_meth_get_ctrl(sock));
+    BIO_meth_set_create(m, BIO_meth_get_create(sock));
+    BIO_meth_set_destroy(m, BIO_meth_get_destroy(sock));
+    return m;
+  }();
+  return method;
+}
+
+// SSL_set_fd, with the BIO above.
+Status AttachSocket(SSL* ssl, int fd) {
+  BIO* bio = BIO_new(NoSigpipeSocketMethod());
+  if (bio == nullptr) return Status::Internal("BIO_new: " + DrainErrors());
+  BIO_set_fd(bio, fd, BIO_NOCLOSE);
+  SSL_set_bio(ssl, bio, bio);
+  return Status::Ok();
+}
 
 }  // namespace
 
@@ -112,7 +114,10 @@ Result<std::shared_ptr<TlsContext>> TlsContext::NewClient(const std::string& ca_
 Result<std::unique_ptr<TlsStream>> TlsStream::NewServer(std::shared_ptr<TlsContext> ctx, int fd) {
   SSL* ssl = SSL_new(Ctx(ctx));
   if (ssl == nullptr) return Status::Internal("SSL_new: " + DrainErrors());
-  SSL_set_fd(ssl, fd);
+  if (Status a = AttachSocket(ssl, fd); !a.ok()) {
+    SSL_free(ssl);
+    return a;
+  }
   SSL_set_accept_state(ssl);
   return std::unique_ptr<TlsStream>(new TlsStream(std::move(ctx), ssl));
 }
@@ -122,7 +127,7 @@ Result<std::unique_ptr<TlsStream>> TlsStream::NewClient(std::shared_ptr<TlsConte
   SSL* ssl = SSL_new(Ctx(ctx));
   if (ssl == nullptr) return Status::Internal("SSL_new: " + DrainErrors());
   std::unique_ptr<TlsStream> s(new TlsStream(std::move(ctx), ssl));
-  SSL_set_fd(ssl, fd);
+  WB_RETURN_IF_ERROR(AttachSocket(ssl, fd));
   SSL_set_connect_state(ssl);
   if (!server_name.empty()) {
     SSL_set_tlsext_host_name(ssl, server_name.c_str());
@@ -154,7 +159,6 @@ TlsIo TlsStream::Map(int rc) {
 
 TlsIo TlsStream::Handshake() {
   if (handshake_done_) return TlsIo::kOk;
-  SigpipeGuard guard;
   ERR_clear_error();
   errno = 0;
   const int rc = SSL_do_handshake(static_cast<SSL*>(ssl_));
@@ -171,7 +175,6 @@ TlsIo TlsStream::Handshake() {
 }
 
 TlsIo TlsStream::Read(char* buf, size_t len, size_t* n) {
-  SigpipeGuard guard;  // a read may write too (alerts, session tickets)
   ERR_clear_error();
   errno = 0;
   const int rc = SSL_read_ex(static_cast<SSL*>(ssl_), buf, len, n);
@@ -179,7 +182,6 @@ TlsIo TlsStream::Read(char* buf, size_t len, size_t* n) {
 }
 
 TlsIo TlsStream::Write(const char* buf, size_t len, size_t* n) {
-  SigpipeGuard guard;
   ERR_clear_error();
   errno = 0;
   const int rc = SSL_write_ex(static_cast<SSL*>(ssl_), buf, len, n);
@@ -187,7 +189,6 @@ TlsIo TlsStream::Write(const char* buf, size_t len, size_t* n) {
 }
 
 void TlsStream::Shutdown() {
-  SigpipeGuard guard;
   if (handshake_done_) (void)SSL_shutdown(static_cast<SSL*>(ssl_));
   ERR_clear_error();
 }
