@@ -31,7 +31,8 @@
 // Both engines use their defaults with durable acks: Warbler StoreOptions{}
 // (kSync, zstd, AES-256-GCM encryption as IM-1 requires; --no-encryption turns
 // it off; the KEK is WARBLER_KEK, or a fixed bench-only key); RocksDB (Debian's librocksdb-dev)
-// with sync writes, zstd and a 64 MiB LRU block cache (Warbler's default block_cache_bytes).
+// with sync writes, zstd and an LRU block cache as large as Warbler's two caches together
+// (block_cache_bytes + recent_cache_bytes: 128 MiB by default).
 // Latency is per call: from the call to its return (or the async callback). Ratios are Warbler /
 // RocksDB. --phases selects what is reported; the write phase always runs (the others need its
 // data). --quick: 2,000 conversations, 20,000 messages, 2,000 requests per read phase. --json
@@ -362,7 +363,7 @@ class RocksEngine final : public Engine {
     o.create_if_missing = true;
     o.compression = rocksdb::kZSTD;
     rocksdb::BlockBasedTableOptions t;
-    t.block_cache = rocksdb::NewLRUCache(StoreOptions{}.block_cache_bytes);
+    t.block_cache = rocksdb::NewLRUCache(StoreOptions{}.block_cache_bytes + StoreOptions{}.recent_cache_bytes);
     o.table_factory.reset(rocksdb::NewBlockBasedTableFactory(t));
     rocksdb::DB* db = nullptr;
     rocksdb::Status s = rocksdb::DB::Open(o, dir, &db);
@@ -583,19 +584,24 @@ void ReportFirstError(std::atomic<bool>* reported, const char* what, const Statu
 }
 
 // Runs op(k) for k in [0, total) on `threads` threads; op returns false on an
-// error or a mismatch (counted by op itself). Latency per call, ns.
+// error or a mismatch (counted by op itself). Latency per call, ns. The
+// threads are started first and released together when the clock starts, as
+// an IM server's long-lived workers would be: thread creation is not charged
+// to the first requests (the same for both engines).
 template <typename Op>
 double RunParallel(const std::string& label, uint64_t total, int threads,
                    std::vector<uint64_t>* lat, Op op) {
   lat->assign(total, 0);
   std::atomic<uint64_t> next{0}, done{0};
-  const auto start = Clock::now();
-  Clock::time_point end;
+  std::atomic<int> ready{0};
+  std::atomic<bool> go{false};
+  Clock::time_point start, end;
   {
-    Progress progress(label, total, &done);
     std::vector<std::thread> workers;
     for (int t = 0; t < threads; ++t) {
       workers.emplace_back([&] {
+        ready.fetch_add(1);
+        while (!go.load(std::memory_order_acquire)) std::this_thread::sleep_for(std::chrono::microseconds(200));
         for (uint64_t k = next.fetch_add(1); k < total; k = next.fetch_add(1)) {
           const uint64_t t0 = NowNs();
           op(k);
@@ -604,6 +610,10 @@ double RunParallel(const std::string& label, uint64_t total, int threads,
         }
       });
     }
+    while (ready.load() < threads) std::this_thread::sleep_for(std::chrono::microseconds(200));
+    Progress progress(label, total, &done);
+    start = Clock::now();
+    go.store(true, std::memory_order_release);
     for (auto& w : workers) w.join();
     end = Clock::now();  // before ~Progress
   }

@@ -146,6 +146,7 @@ std::map<std::string, Key> Keys(Config* c) {
   k.emplace("store.dedup_window_ms", IntKey(&o.dedup_window_ms, "store.dedup_window_ms"));
   k.emplace("store.dedup_max_entries", IntKey(&o.dedup_max_entries, "store.dedup_max_entries"));
   k.emplace("store.block_cache_bytes", IntKey(&o.block_cache_bytes, "store.block_cache_bytes"));
+  k.emplace("store.recent_cache_bytes", IntKey(&o.recent_cache_bytes, "store.recent_cache_bytes"));
   k.emplace("store.encryption", BoolKey(&o.encryption, "store.encryption"));
   k.emplace("store.recovery",
             EnumKey(&o.recovery, "store.recovery",

@@ -24,12 +24,13 @@ Result<std::string> ReadRange(io::File* f, uint64_t pos, size_t len) {
 }  // namespace
 
 ConvState::ConvState(io::FileSystem* fs, std::string partition_dir, const ConvStateOptions& options,
-                     BlockCache* cache)
+                     BlockCache* cache, RecentCache* recent)
     : fs_(fs),
       dir_(std::move(partition_dir)),
       options_(options),
       clock_(options.clock != nullptr ? options.clock : Clock::Real()),
-      cache_(cache) {}
+      cache_(cache),
+      recent_(recent) {}
 
 ConvState::~ConvState() = default;
 
@@ -76,13 +77,20 @@ void ConvState::Assign(Record* r, uint64_t offset) {
   r->seq = last.seq + 1;
   r->timestamp_us = std::max(r->timestamp_us, last.ts);
   pending_last_[id] = {r->seq, r->timestamp_us};
-  pending_.push_back({id, r->seq, r->timestamp_us, offset, dedup});
+  Pending& p = pending_.emplace_back(Pending{id, r->seq, r->timestamp_us, offset, dedup, {}, 0, 0});
+  if (recent_->enabled()) {
+    p.payload.reserve(r->sender.size() + r->client_id.size() + r->body.size());
+    p.payload.append(r->sender).append(r->client_id).append(r->body);
+    p.sender_len = static_cast<uint16_t>(r->sender.size());
+    p.client_len = static_cast<uint16_t>(r->client_id.size());
+  }
   if (!dedup.empty()) pending_dedup_[dedup] = {r->seq, r->timestamp_us, offset};
 }
 
 void ConvState::OnDurable(std::span<const BatchLocation> batches) {
   WB_ASSERT(!batches.empty());
   const uint64_t end = batches.back().base_offset + batches.back().count;
+  durable_.clear();
   std::unique_lock lock(mu_);
   if (unpublished_ != nullptr) {
     // The roll that OnSeal saw either went through (this is the next
@@ -99,9 +107,31 @@ void ConvState::OnDurable(std::span<const BatchLocation> batches) {
     if (auto it = pending_last_.find(p.id); it != pending_last_.end() && it->second.seq == p.seq) {
       pending_last_.erase(it);
     }
+    if (recent_->enabled()) durable_.push_back(std::move(pending_.front()));
     pending_.pop_front();
   }
   ExpireDedup(max_ts_);
+  lock.unlock();
+  // After the index publishes (so a Fill checking from now on sees the new
+  // last seq and stands back; one that checked before holds mu_ until its
+  // entry is in, which these then extend), before any of these is
+  // acknowledged (so a read that starts after an ack finds it in the cache).
+  for (const Pending& p : durable_) {
+    const std::string_view payload = p.payload;
+    recent_->Append(p.id, {p.seq, p.ts, p.offset, payload.substr(0, p.sender_len),
+                          payload.substr(p.sender_len, p.client_len), payload.substr(p.sender_len + p.client_len)});
+  }
+}
+
+void ConvState::FillRecent(const ConvId& id, const ReadPlan& plan, std::span<const Message> msgs) {
+  if (!recent_->enabled() || msgs.empty()) return;
+  // Held until the fill is in, so the writer cannot publish a newer message
+  // in between (it appends to the cache only after publishing). Lock order:
+  // mu_, then a cache shard (as in Recover); the writer never holds both.
+  std::shared_lock lock(mu_);
+  const DirEntry* e = directory_.Find(id);
+  if (generation_ != plan.generation || e == nullptr || e->last_seq != msgs.back().seq) return;
+  recent_->Fill(id, msgs);
 }
 
 void ConvState::OnAbandon(uint64_t offset) {
@@ -377,6 +407,12 @@ Status ConvState::Recover(PartitionLog* log) {
   // Rescan what the snapshot does not cover: sealed segments without an index
   // (they get one) and the unsealed tail.
   uint64_t records = 0;
+  const bool warm_recent = !recovered_once_ && recent_->enabled();
+  recovered_once_ = true;
+  // Only the newest records can stay in the cache; feeding older ones would
+  // just evict them again (and slow a large reopen).
+  const uint64_t end = log->next_offset();
+  const uint64_t warm_from = end > options_.recent_warm_records ? end - options_.recent_warm_records : 0;
   Status s = log->ForEachBatch(scan_from, [&](const BatchLocation& loc, const DecodedBatch& batch) {
     if (loc.segment_base != tail_base_) WB_RETURN_IF_ERROR(SealTail(loc.segment_base, false));
     for (const RecordView& r : batch.records) {
@@ -390,6 +426,11 @@ Status ConvState::Recover(PartitionLog* log) {
       }
       ApplyDurable(id, r.seq, r.timestamp_us, r.offset,
                    r.client_id.empty() ? ConvId{} : MakeDedupId(id, r.client_id), loc);
+      // At open (no reader yet; later Recovers are truncations and clear the
+      // cache), the scan warms the recent cache with the log's newest messages.
+      if (warm_recent && r.offset >= warm_from) {
+        recent_->Append(id, {r.seq, r.timestamp_us, r.offset, r.sender, r.client_id, r.body}, true);
+      }
       ++records;
     }
     return Status::Ok();
@@ -409,7 +450,12 @@ Status ConvState::Recover(PartitionLog* log) {
 Status ConvState::OnTruncate(PartitionLog* log, uint64_t /*offset*/) {
   // The log now ends at `offset`: rebuilding exactly as at open drops the
   // index files of segments that are no longer sealed and everything past it.
-  return Recover(log);
+  Status s = Recover(log);
+  // Every partition's entries go (truncation is rare: a Raft leader change).
+  // A Fill checks the generation under mu_, so one that got in before
+  // Recover bumped it is in the cache by now and goes too.
+  recent_->Clear();
+  return s;
 }
 
 // ---- reads ----
@@ -449,29 +495,9 @@ Status ConvState::Plan(const ConvId& id, ReadKind kind, uint64_t seq, size_t n, 
     plan->generation = generation_;
     const DirEntry* e = directory_.Find(id);
     if (e == nullptr) return Status::Ok();
-    const uint64_t last = e->last_seq;
-    uint64_t lo = 1, hi = 0;
-    switch (kind) {
-      case ReadKind::kLatest:
-        hi = last;
-        lo = last > n ? last - n + 1 : 1;
-        break;
-      case ReadKind::kBefore:
-        hi = std::min(seq == 0 ? 0 : seq - 1, last);
-        lo = hi > n ? hi - n + 1 : 1;
-        break;
-      case ReadKind::kAfter:
-        // seq + 1 and seq + n would wrap for seq near UINT64_MAX.
-        if (seq >= last) break;
-        lo = seq + 1;
-        hi = seq + std::min<uint64_t>(n, last - seq);
-        break;
-      case ReadKind::kGet:
-        lo = seq == 0 ? 1 : seq;
-        hi = std::min(seq, last);
-        break;
-    }
-    if (lo > hi) return Status::Ok();
+    const SeqRange r = RangeFor(kind, seq, n, e->last_seq);
+    if (r.empty()) return Status::Ok();
+    const uint64_t lo = r.lo, hi = r.hi;
     plan->lo = lo;
     plan->hi = hi;
     uint64_t tail_first = UINT64_MAX;

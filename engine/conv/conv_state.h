@@ -24,6 +24,8 @@
 #include "engine/conv/cix.h"
 #include "engine/conv/conv_id.h"
 #include "engine/conv/directory.h"
+#include "engine/conv/read_range.h"
+#include "engine/conv/recent_cache.h"
 #include "engine/log/append_hook.h"
 #include "io/file_system.h"
 
@@ -34,9 +36,9 @@ struct ConvStateOptions {
   uint64_t dedup_window_ms = 5 * 60 * 1000;
   size_t dedup_max_entries = 65536;
   Clock* clock = nullptr;  // nullptr = Clock::Real()
+  // Recovery at open feeds the newest this many records to the recent cache.
+  uint64_t recent_warm_records = 0;
 };
-
-enum class ReadKind : uint8_t { kLatest, kBefore, kAfter, kGet };
 
 // What a read needs: the seq range [lo, hi] (empty when lo > hi) and the
 // batches holding it, newest segment first.
@@ -55,7 +57,7 @@ inline constexpr uint32_t kCacheRunsEntry = 1;
 class ConvState final : public AppendHook {
  public:
   ConvState(io::FileSystem* fs, std::string partition_dir, const ConvStateOptions& options,
-            BlockCache* cache);
+            BlockCache* cache, RecentCache* recent);
   ~ConvState() override;
 
   // ---- AppendHook (writer thread) ----
@@ -71,6 +73,13 @@ class ConvState final : public AppendHook {
   // ---- reads (any thread) ----
   // Plans a read of `n` messages (kLatest/kBefore/kAfter) or of one (kGet) around `seq`.
   Status Plan(const ConvId& id, ReadKind kind, uint64_t seq, size_t n, ReadPlan* plan);
+  // Serves a read from the recent-message cache; false on a miss (then Plan).
+  bool ReadRecent(const ConvId& id, ReadKind kind, uint64_t seq, size_t n, std::vector<Message>* out) {
+    return recent_->Read(id, kind, seq, n, out);
+  }
+  // Offers what a planned read returned to the recent-message cache; kept if
+  // it still ends at the conversation's last seq in the plan's generation.
+  void FillRecent(const ConvId& id, const ReadPlan& plan, std::span<const Message> msgs);
   // Last seq and timestamp; false if the conversation has no message.
   bool Info(const ConvId& id, uint64_t* last_seq, uint64_t* last_ts) const;
 
@@ -101,6 +110,10 @@ class ConvState final : public AppendHook {
     uint64_t ts;
     uint64_t offset;
     ConvId dedup;  // empty: no client id
+    // sender | client id | body, kept for the recent-message cache until durable
+    std::string payload;
+    uint16_t sender_len = 0;
+    uint16_t client_len = 0;
   };
   struct LastAssigned {
     uint64_t seq;
@@ -134,6 +147,7 @@ class ConvState final : public AppendHook {
   const ConvStateOptions options_;
   Clock* const clock_;
   BlockCache* const cache_;
+  RecentCache* const recent_;  // shared by the store's partitions
 
   mutable std::shared_mutex mu_;
   ConvDirectory directory_;
@@ -146,6 +160,7 @@ class ConvState final : public AppendHook {
 
   // ---- writer-thread only ----
   std::deque<Pending> pending_;
+  std::vector<Pending> durable_;  // OnDurable's scratch: applied, for the recent cache
   std::unordered_map<ConvId, LastAssigned, ConvIdHash> pending_last_;
   std::unordered_map<ConvId, DedupValue, ConvIdHash> pending_dedup_;
   // A seal whose .cix is written (OnSeal) but not yet published: the log may
@@ -157,6 +172,7 @@ class ConvState final : public AppendHook {
   std::deque<cix::DedupEntry> dedup_fifo_;
   std::unordered_map<ConvId, DedupValue, ConvIdHash> dedup_map_;
   uint64_t max_ts_ = 0;
+  bool recovered_once_ = false;  // the first Recover (at open) warms the recent cache
 
   std::atomic<size_t> dedup_count_{0};
   std::atomic<uint64_t> duplicates_{0};

@@ -72,7 +72,8 @@ class StoreImpl final : public Store {
       : options_(options),
         owned_fs_(std::move(owned_fs)),
         fs_(fs),
-        cache_(options.block_cache_bytes) {}
+        cache_(options.block_cache_bytes),
+        recent_(options.recent_cache_bytes) {}
 
   ~StoreImpl() override { (void)Close(); }
 
@@ -101,7 +102,10 @@ class StoreImpl final : public Store {
       co.dedup_window_ms = options_.dedup_window_ms;
       co.dedup_max_entries = options_.dedup_max_entries;
       co.clock = internals.clock;
-      states_.push_back(std::make_unique<ConvState>(fs_, layout::PartitionDir(dir, p), co, &cache_));
+      // As many records as this partition's share of the cache holds at
+      // about 256 bytes each (IM-1's message size).
+      co.recent_warm_records = options_.recent_cache_bytes / std::max<uint32_t>(options_.partitions, 1) / 256;
+      states_.push_back(std::make_unique<ConvState>(fs_, layout::PartitionDir(dir, p), co, &cache_, &recent_));
       return states_.back().get();
     };
     lo.on_meta = [this, dir, internals](const StoreUuid& uuid, bool created) {
@@ -379,6 +383,12 @@ class StoreImpl final : public Store {
     counter("warbler_block_cache_hits_total", "Block cache hits.", st.cache_hits);
     counter("warbler_block_cache_misses_total", "Block cache misses.", st.cache_misses);
     gauge("warbler_block_cache_bytes", "Bytes held by the block cache.", st.cache_bytes);
+    counter("warbler_recent_cache_hits_total", "Reads served whole by the recent-message cache.", st.recent_hits);
+    counter("warbler_recent_cache_misses_total", "Reads the recent-message cache could not serve.",
+            st.recent_misses);
+    gauge("warbler_recent_cache_bytes", "Bytes held by the recent-message cache.", st.recent_bytes);
+    gauge("warbler_recent_cache_conversations", "Conversations in the recent-message cache.",
+          st.recent_conversations);
     gauge("warbler_directory_bytes", "Resident bytes of the conversation directory.", st.directory_bytes);
     gauge("warbler_tail_index_bytes", "Resident bytes indexing unsealed segments.", st.tail_index_bytes);
     gauge("warbler_dedup_entries", "Client message ids in the dedup window.", st.dedup_entries);
@@ -444,6 +454,10 @@ class StoreImpl final : public Store {
       st.appends += part->metrics().appends.load();
       for (const auto& seg : part->segments()) st.bytes_on_disk += seg.data_end;
     }
+    st.recent_hits = recent_.hits();
+    st.recent_misses = recent_.misses();
+    st.recent_bytes = recent_.bytes();
+    st.recent_conversations = recent_.entries();
     st.cache_hits = cache_.hits();
     st.cache_misses = cache_.misses();
     st.cache_bytes = cache_.bytes();
@@ -493,9 +507,10 @@ class StoreImpl final : public Store {
     }
     const ConvId id = MakeConvId(c.tenant, c.conversation);
     const uint32_t p = PartitionOf(id, log_->partition_count());
+    std::vector<Message> out;
+    if (states_[p]->ReadRecent(id, kind, seq, n, &out)) return out;
     ReadPlan plan;
     WB_RETURN_IF_ERROR(states_[p]->Plan(id, kind, seq, n, &plan));
-    std::vector<Message> out;
     if (plan.empty()) return out;
     // Cached batches first; every miss is read in one batched submission.
     std::vector<std::shared_ptr<const DecodedBatch>> batches(plan.batches.size());
@@ -546,6 +561,7 @@ class StoreImpl final : public Store {
                                 std::to_string(plan.lo) + ".." + std::to_string(plan.hi) + " but the log holds " +
                                 std::to_string(out.size()) + " of them");
     }
+    states_[p]->FillRecent(id, plan, out);
     return out;
   }
 
@@ -553,6 +569,7 @@ class StoreImpl final : public Store {
   std::unique_ptr<io::FileSystem> owned_fs_;
   io::FileSystem* const fs_;
   BlockCache cache_;
+  RecentCache recent_;
   std::unique_ptr<crypto::Key> kek_;
   std::unique_ptr<crypto::Key> previous_kek_;
   std::unique_ptr<crypto::Keyring> keyring_;                 // outlives log_ and ciphers_

@@ -82,6 +82,10 @@ struct StoreOptions {
   // ---- caches ----
   // Decoded batches kept for reads, bytes across the store (0 disables).
   size_t block_cache_bytes = 64u << 20;
+  // The newest messages (up to 64) of recently read or created conversations,
+  // decoded, bytes across the store (0 disables). Serves newest-n and
+  // after-seq reads without touching the log (docs/index.md).
+  size_t recent_cache_bytes = 64u << 20;
 };
 
 }  // namespace warbler

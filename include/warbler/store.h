@@ -27,6 +27,10 @@ struct StoreStats {
   uint64_t cache_hits = 0;           // block cache
   uint64_t cache_misses = 0;
   uint64_t cache_bytes = 0;
+  uint64_t recent_hits = 0;          // recent-message cache: reads served whole
+  uint64_t recent_misses = 0;
+  uint64_t recent_bytes = 0;
+  uint64_t recent_conversations = 0;
   uint64_t directory_bytes = 0;      // resident bytes of the conversation directory
   uint64_t tail_index_bytes = 0;     // resident bytes indexing the unsealed segments
   uint64_t dedup_entries = 0;

@@ -68,6 +68,7 @@ class StoreConcurrencyTest : public ::testing::Test {
     o.segment_bytes = 1u << 20;
     o.compress = false;
     o.block_cache_bytes = 256u << 10;  // small: evictions race with reads
+    o.recent_cache_bytes = 96u << 10;  // small: fills and evictions race with appends
     StoreInternals in;
     in.fs = fs_.get();
     warbler::testing::UseTestKek();  // encryption is on by default
@@ -262,6 +263,9 @@ TEST_F(StoreConcurrencyTest, ReadersSeeAcknowledgedPrefixWhileWritersAppend) {
     }
   }
   EXPECT_GT(observed, 0u);
+  const StoreStats st = store_->Stats();
+  EXPECT_GT(st.recent_hits, 0u) << "the recent cache served some reads";
+  EXPECT_GT(st.recent_misses, 0u) << "and the index the others";
   ASSERT_TRUE(store_->Close().ok());
   // Segments were sealed (and indexed) while readers were reading.
   size_t sealed = 0;

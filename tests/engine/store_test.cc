@@ -307,6 +307,60 @@ TEST_F(StoreTest, TruncationRollsBackSeqIndexAndDedup) {
   EXPECT_EQ(store_->After({"t", "c1"}, 0, 1000)->size(), before_info.last_seq + 1);
 }
 
+TEST_F(StoreTest, RecentCacheServesReadsIsWarmedAtOpenAndDroppedByTruncation) {
+  options_.partitions = 1;
+  store_.reset();
+  fs_ = io::NewMemFileSystem();
+  Open();
+  for (int i = 1; i <= 10; ++i) Send("c", "m" + std::to_string(i));
+  const uint64_t block_misses = store_->Stats().cache_misses;
+  EXPECT_EQ(Bodies(store_->Latest({"t", "c"}, 3)), (std::vector<std::string>{"m8", "m9", "m10"}));
+  EXPECT_EQ(Bodies(store_->After({"t", "c"}, 8, 10)), (std::vector<std::string>{"m9", "m10"}));
+  StoreStats st = store_->Stats();
+  EXPECT_EQ(st.recent_hits, 2u);
+  EXPECT_EQ(st.cache_misses, block_misses) << "served without touching the log";
+  EXPECT_EQ(st.recent_conversations, 1u);
+  EXPECT_GT(st.recent_bytes, 0u);
+
+  Reopen();  // recovery feeds the tail to the cache
+  EXPECT_EQ(Bodies(store_->Latest({"t", "c"}, 2)), (std::vector<std::string>{"m9", "m10"}));
+  EXPECT_EQ(store_->Stats().recent_hits, 1u);
+
+  const uint64_t cut = PartitionNextOffset(store_.get(), 0);
+  for (int i = 11; i <= 15; ++i) Send("c", "m" + std::to_string(i));
+  EXPECT_EQ(Bodies(store_->Latest({"t", "c"}, 1)), (std::vector<std::string>{"m15"}));
+  ASSERT_TRUE(TruncatePartition(store_.get(), 0, cut).ok());
+  EXPECT_EQ(store_->Stats().recent_conversations, 0u);
+  EXPECT_EQ(Bodies(store_->Latest({"t", "c"}, 2)), (std::vector<std::string>{"m9", "m10"}));
+  EXPECT_EQ(Send("c", "after").seq, 11u);
+  EXPECT_EQ(Bodies(store_->Latest({"t", "c"}, 2)), (std::vector<std::string>{"m10", "after"}));
+  EXPECT_EQ(Bodies(store_->After({"t", "c"}, 9, 10)), (std::vector<std::string>{"m10", "after"}));
+}
+
+TEST_F(StoreTest, ReadsAreTheSameWithAndWithoutTheRecentCache) {
+  for (int i = 0; i < 400; ++i) Send("c" + std::to_string(i % 7), "m" + std::to_string(i));
+  auto all = [&] {
+    std::vector<std::vector<std::string>> out;
+    for (int c = 0; c < 7; ++c) {
+      const std::string name = "c" + std::to_string(c);
+      const ConversationRef ref{"t", name};
+      for (size_t n : {1, 5, 50, 100}) out.push_back(Bodies(store_->Latest(ref, n)));
+      for (uint64_t q : {0, 1, 20, 57, 58, 99}) {
+        out.push_back(Bodies(store_->After(ref, q, 10)));
+        out.push_back(Bodies(store_->Before(ref, q, 10)));
+      }
+    }
+    return out;
+  };
+  const auto cached = all();
+  EXPECT_GT(store_->Stats().recent_hits, 0u);
+  store_.reset();
+  options_.recent_cache_bytes = 0;
+  Open();
+  EXPECT_EQ(all(), cached);
+  EXPECT_EQ(store_->Stats().recent_hits, 0u);
+}
+
 TEST_F(StoreTest, DataIsEncryptedAtRest) {
   const std::string secret = "the launch code is 0000";
   Send("c", secret);

@@ -206,6 +206,7 @@ void StoreModel::Setup() {
   options_.dedup_max_entries = rng_.OneIn(3) ? rng_.Range(1, 12) : 65536;
   const uint64_t cache[] = {0, 64u << 10, 64u << 20};
   options_.block_cache_bytes = cache[rng_.Uniform(3)];
+  options_.recent_cache_bytes = cache[rng_.Uniform(3)];
   internals_.fs = fault_.get();
   internals_.clock = &clock_;
   internals_.max_inflight_groups = rng_.Range(1, 3);
