@@ -23,6 +23,7 @@ std::string_view StatusCodeName(StatusCode code) {
     case StatusCode::kNotSupported: return "not_supported";
     case StatusCode::kAborted: return "aborted";
     case StatusCode::kInternal: return "internal";
+    case StatusCode::kIndeterminate: return "indeterminate";
   }
   return "unknown";
 }
@@ -35,6 +36,7 @@ bool Status::IsRetryable() const {
     case StatusCode::kBusy:
     case StatusCode::kNoSpace:
     case StatusCode::kTimeout:
+    case StatusCode::kIndeterminate:
       return true;
     default:
       return false;

@@ -57,7 +57,9 @@ ErrorCode ErrorCodeOf(const Status& s) {
     case StatusCode::kInvalidArgument: return ErrorCode::kInvalidArgument;
     case StatusCode::kNotFound: return ErrorCode::kNotFound;
     case StatusCode::kResourceExhausted: case StatusCode::kBusy: return ErrorCode::kResourceExhausted;
-    case StatusCode::kUnavailable: case StatusCode::kAborted: return ErrorCode::kUnavailable;
+    // Indeterminate: the client retries with the same client message id.
+    case StatusCode::kUnavailable: case StatusCode::kAborted: case StatusCode::kIndeterminate:
+      return ErrorCode::kUnavailable;
     case StatusCode::kNoSpace: return ErrorCode::kNoSpace;
     case StatusCode::kIOError: return ErrorCode::kIoError;
     case StatusCode::kCorruption: case StatusCode::kDataLoss: return ErrorCode::kCorruption;

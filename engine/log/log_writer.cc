@@ -340,11 +340,23 @@ void PartitionLog::FailPipeline(const Status& first_error) {
   // failing; then the next group zeroes it in its own submission). Until it
   // is zeroed, a crash could leave a torn batch followed by a valid but
   // never-acknowledged one, which a strict open refuses (docs/format.md).
+  Status outcome = first_error;
   if (dirty_end_ > write_pos_) {
     io::File* file = failed.front()->segment->file();
     Status z = io::WriteZeros(file, write_pos_, dirty_end_);
     if (z.ok()) z = file->Sync();
-    if (z.ok()) dirty_end_ = write_pos_;
+    if (z.ok()) {
+      dirty_end_ = write_pos_;
+    } else {
+      // Some of the failed bytes may be in the file, unsynced: page cache
+      // writeback could still make them durable, and a reopen would read
+      // them as records. The appenders must not be told they were not
+      // written (the next group erases them, if no crash comes first).
+      outcome = Status::Indeterminate(first_error.ToString() + "; the failed write could not be erased (" +
+                                      z.ToString() +
+                                      "), so its messages may appear after a restart: retry with the same "
+                                      "client message id");
+    }
   }
   ++pipeline_failures_;
   pipeline_error_ = first_error;
@@ -356,7 +368,7 @@ void PartitionLog::FailPipeline(const Status& first_error) {
       .Kv("groups", failed.size())
       .Kv("error", first_error.ToString());
   for (auto& g : failed) {
-    for (Request& r : g->requests) r.done(first_error, AppendResult{});
+    for (Request& r : g->requests) r.done(outcome, AppendResult{});
   }
 }
 
@@ -461,7 +473,18 @@ Status PartitionLog::RunTruncate(uint64_t offset) {
     return Status::InvalidArgument("truncation offset " + std::to_string(offset) +
                                    " is past the end of the log " + std::to_string(next_offset_));
   }
-  if (offset == next_offset_) return Status::Ok();
+  if (offset == next_offset_) {
+    // Nothing to cut, but bytes of a failed write past the end that could
+    // not be erased then would still come back after a crash: a truncation
+    // promises that nothing from `offset` on survives, so erase them now.
+    if (dirty_end_ > write_pos_) {
+      io::File* file = segments_.back()->file();
+      WB_RETURN_IF_ERROR(io::WriteZeros(file, write_pos_, dirty_end_));
+      WB_RETURN_IF_ERROR(file->Sync());
+      dirty_end_ = write_pos_;
+    }
+    return Status::Ok();
+  }
   if (offset < segments_.front()->base_offset()) {
     return Status::InvalidArgument("truncation offset is before the start of the log");
   }

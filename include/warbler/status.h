@@ -40,6 +40,10 @@ enum class StatusCode : uint8_t {
   kNotSupported = 16,
   kAborted = 17,
   kInternal = 18,  // a bug or an unexpected library failure
+  // The operation failed and may still have taken effect: a failed write
+  // whose bytes could not be erased may reappear after a restart. Retry with
+  // the same client message id (the retry is then answered idempotently).
+  kIndeterminate = 19,
 };
 
 // Stable lower-case name of a code ("not_found"), used in logs and metrics.
@@ -83,6 +87,7 @@ class [[nodiscard]] Status {
   }
   static Status Aborted(std::string msg) { return {StatusCode::kAborted, std::move(msg)}; }
   static Status Internal(std::string msg) { return {StatusCode::kInternal, std::move(msg)}; }
+  static Status Indeterminate(std::string msg) { return {StatusCode::kIndeterminate, std::move(msg)}; }
 
   bool ok() const { return code_ == StatusCode::kOk; }
   StatusCode code() const { return code_; }

@@ -51,6 +51,10 @@ class Store {
   virtual Status Close() = 0;
 
   // Appends one message and returns once it is durable (per DurabilityMode).
+  // A failed write is erased before the error is returned (NoSpace, IOError:
+  // the message was not stored). If erasing fails too, the error is
+  // Indeterminate: the message may appear after a restart; retry with the
+  // same client message id.
   virtual Result<AppendAck> Append(const AppendRequest& request) = 0;
   // Queues one message; `done` runs (on an internal thread; keep it short)
   // once it is durable or failed. Immediate errors are returned and `done` is

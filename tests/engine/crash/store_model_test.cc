@@ -437,7 +437,11 @@ void StoreModel::Reconcile(bool crashed) {
       g_cov.acked += s.acked ? 1 : 0;
       g_cov.duplicates += s.acked && c.acks[k].duplicate ? 1 : 0;
       g_cov.failed += s.acked ? 0 : 1;
-      s.candidate = !c.status.ok() && !c.immediate && (crashed || (c.batch && spans.size() > 1));
+      // Failed appends that may still be in the log: cut short by a crash, a
+      // batch that other partitions took, or a failed write that could not
+      // be erased (Indeterminate).
+      s.candidate = !c.status.ok() && !c.immediate &&
+                    (crashed || (c.batch && spans.size() > 1) || c.status.code() == StatusCode::kIndeterminate);
       if (s.acked) {
         s.ack = c.acks[k];
         ASSERT_EQ(s.ack.partition, convs_[s.conv].partition);
@@ -599,7 +603,12 @@ void StoreModel::UpdateLimbo(bool crashed) {
     if (crashed) continue;
     for (size_t i = from; i < sent_.size(); ++i) {
       const Sent& s = sent_[i];
-      if (convs_[s.conv].partition == p && !s.acked && !s.adopted && !calls_[s.call].immediate) {
+      const Call& call = calls_[s.call];
+      // A single append that failed for sure (its bytes were erased, or never
+      // written) must never come back; only an Indeterminate one may. (A
+      // batch reports one status for all its partitions.)
+      const bool may_return = call.batch || call.status.code() == StatusCode::kIndeterminate;
+      if (convs_[s.conv].partition == p && !s.acked && !s.adopted && !call.immediate && may_return) {
         part.limbo.push_back(s);
         part.limbo.back().candidate = false;
       }
