@@ -149,19 +149,17 @@ void ConvState::ApplyDurable(const ConvId& id, uint64_t seq, uint64_t ts, uint64
   DirEntry* e = directory_.FindOrInsert(id);
   e->last_seq = seq;
   e->last_ts = ts;
-  TailConv& t = tail_[id];
-  if (t.refs.empty()) t.first_seq = seq;
-  if (t.refs.empty() || t.refs.back().position != loc.position) {
-    t.refs.push_back({seq, static_cast<uint32_t>(loc.position), loc.size});
-    ++tail_refs_;
-  }
-  t.last_seq = seq;
-  t.last_ts = ts;
+  tail_.Add(id, seq, static_cast<uint32_t>(loc.position), loc.size);
   max_ts_ = std::max(max_ts_, ts);
   if (!dedup.empty()) AddDedup(dedup, seq, ts, offset);
 }
 
 void ConvState::AddDedup(const ConvId& dedup, uint64_t seq, uint64_t ts, uint64_t offset) {
+  if (dedup_fifo_only_) {  // recovery: the map is built once, from what survives
+    dedup_fifo_.push_back({dedup, seq, ts, offset});
+    if (dedup_fifo_.size() > options_.dedup_max_entries) dedup_fifo_.pop_front();
+    return;
+  }
   if (auto [it, inserted] = dedup_map_.try_emplace(dedup, DedupValue{seq, ts, offset}); !inserted) {
     it->second = {seq, ts, offset};  // an expired id used again: the newest wins
   }
@@ -173,7 +171,9 @@ void ConvState::ExpireDedup(uint64_t now_us) {
   while (!dedup_fifo_.empty() && (dedup_fifo_.size() > options_.dedup_max_entries ||
                                   dedup_fifo_.front().ts + window_us < now_us)) {
     const cix::DedupEntry& old = dedup_fifo_.front();
-    if (auto it = dedup_map_.find(old.id); it != dedup_map_.end() && it->second.offset == old.offset) {
+    if (dedup_fifo_only_) {
+      // nothing in the map yet
+    } else if (auto it = dedup_map_.find(old.id); it != dedup_map_.end() && it->second.offset == old.offset) {
       dedup_map_.erase(it);
     }
     dedup_fifo_.pop_front();
@@ -202,26 +202,26 @@ Status ConvState::SealTail(uint64_t next_offset, bool lock) {
 
 Result<std::shared_ptr<ConvState::CixHandle>> ConvState::WriteTailIndex(uint64_t next_offset) {
   const uint32_t ordinal = next_ordinal_;
-  std::vector<std::pair<ConvId, TailConv*>> convs;
-  convs.reserve(tail_.size());
-  for (auto& [id, t] : tail_) convs.emplace_back(id, &t);
-  std::sort(convs.begin(), convs.end(),
-            [](const auto& a, const auto& b) { return a.first < b.first; });
+  std::vector<TailIndex::Slot*> convs;
+  convs.reserve(tail_.conversations());
+  tail_.ForEach([&](TailIndex::Slot& t) { convs.push_back(&t); });
+  std::sort(convs.begin(), convs.end(), [](const auto* a, const auto* b) { return a->id < b->id; });
 
   std::string buf(cix::kHeaderSize, '\0');
-  buf.reserve(cix::kHeaderSize + tail_.size() * cix::kRunsEntryFixed + tail_refs_ * cix::kRefSize +
+  buf.reserve(cix::kHeaderSize + tail_.conversations() * cix::kRunsEntryFixed + tail_.refs() * cix::kRefSize +
               directory_.size() * cix::kDirEntrySize + dedup_fifo_.size() * cix::kDedupEntrySize + 64);
   cix::RunsEntry e;
-  for (auto& [id, t] : convs) {
-    const DirEntry* d = directory_.Find(id);
+  for (TailIndex::Slot* t : convs) {
+    const DirEntry* d = directory_.Find(t->id);
     WB_ASSERT(d != nullptr);
-    e.id = id;
-    e.first_seq = t->first_seq;
-    e.last_seq = t->last_seq;
-    e.last_ts = t->last_ts;
+    tail_.RefsOldestFirst(*t, &e.refs);
+    WB_ASSERT(!e.refs.empty());
+    e.id = t->id;
+    e.first_seq = e.refs.front().first_seq;
+    e.last_seq = d->last_seq;  // the tail is the newest segment
+    e.last_ts = d->last_ts;
     e.prev_ordinal = d->ordinal;
     e.prev_pos8 = d->entry_pos8;
-    e.refs = t->refs;
     t->sealed_pos8 = static_cast<uint32_t>(buf.size() / 8);
     cix::AppendRunsEntry(e, &buf);
   }
@@ -234,10 +234,10 @@ Result<std::shared_ptr<ConvState::CixHandle>> ConvState::WriteTailIndex(uint64_t
   h.dir_count = directory_.size();
   size_t start = buf.size();
   directory_.ForEach([&](const DirEntry& d) {
-    if (auto it = tail_.find(d.id); it != tail_.end()) {
+    if (const TailIndex::Slot* t = tail_.Find(d.id)) {
       DirEntry copy = d;
       copy.ordinal = ordinal;
-      copy.entry_pos8 = it->second.sealed_pos8;
+      copy.entry_pos8 = t->sealed_pos8;
       cix::AppendDirEntry(copy, &buf);
     } else {
       cix::AppendDirEntry(d, &buf);
@@ -269,13 +269,12 @@ Result<std::shared_ptr<ConvState::CixHandle>> ConvState::WriteTailIndex(uint64_t
 
 void ConvState::PublishSeal(std::shared_ptr<CixHandle> handle, uint64_t next_offset) {
   WB_ASSERT(handle->ordinal == next_ordinal_ && handle->segment_base == tail_base_);
-  for (auto& [id, t] : tail_) {
-    DirEntry* d = directory_.Find(id);
+  tail_.ForEach([&](const TailIndex::Slot& t) {
+    DirEntry* d = directory_.Find(t.id);
     d->ordinal = handle->ordinal;
     d->entry_pos8 = t.sealed_pos8;
-  }
-  tail_.clear();
-  tail_refs_ = 0;
+  });
+  tail_.Clear();
   tail_base_ = next_offset;
   next_ordinal_ = handle->ordinal + 1;
   cix_[handle->ordinal] = std::move(handle);
@@ -285,8 +284,7 @@ void ConvState::PublishSeal(std::shared_ptr<CixHandle> handle, uint64_t next_off
 
 void ConvState::ResetLocked() {
   directory_.Clear();
-  tail_.clear();
-  tail_refs_ = 0;
+  tail_.Clear();
   cix_.clear();
   unpublished_.reset();
   next_ordinal_ = 0;
@@ -404,6 +402,12 @@ Status ConvState::Recover(PartitionLog* log) {
     scan_from = snapshot->header.segment_next;
   }
   tail_base_ = scan_from;
+  // While scanning, client ids only go through the window's FIFO (bounded by
+  // count and age as they come); the map is built once at the end from the
+  // entries that survive — not inserted and erased for every record of a
+  // large tail.
+  dedup_fifo_only_ = true;
+  dedup_map_.clear();
   // Rescan what the snapshot does not cover: sealed segments without an index
   // (they get one) and the unsealed tail.
   uint64_t records = 0;
@@ -433,8 +437,15 @@ Status ConvState::Recover(PartitionLog* log) {
       }
       ++records;
     }
+    // Keep the window at its bounds while scanning (an entry older than the
+    // log's newest timestamp by the window would expire at the end anyway):
+    // otherwise a large tail holds every client id until the scan ends.
+    ExpireDedup(max_ts_);
     return Status::Ok();
   });
+  dedup_fifo_only_ = false;
+  dedup_map_.reserve(dedup_fifo_.size());
+  for (const cix::DedupEntry& d : dedup_fifo_) dedup_map_[d.id] = {d.seq, d.ts, d.offset};  // newest wins
   WB_RETURN_IF_ERROR(s);
   if (tail_base_ != segs.back().base) WB_RETURN_IF_ERROR(SealTail(segs.back().base, false));
   ExpireDedup(clock_->WallMicros());
@@ -500,17 +511,16 @@ Status ConvState::Plan(const ConvId& id, ReadKind kind, uint64_t seq, size_t n, 
     const uint64_t lo = r.lo, hi = r.hi;
     plan->lo = lo;
     plan->hi = hi;
+    // Tail refs newest first; each one's run ends where the next newer starts.
     uint64_t tail_first = UINT64_MAX;
-    if (auto it = tail_.find(id); it != tail_.end()) {
-      const TailConv& t = it->second;
-      tail_first = t.first_seq;
-      for (size_t i = t.refs.size(); i-- > 0;) {
-        const uint64_t first = t.refs[i].first_seq;
-        const uint64_t end = i + 1 < t.refs.size() ? t.refs[i + 1].first_seq - 1 : t.last_seq;
-        if (end < lo) break;
-        if (first <= hi) {
-          plan->batches.push_back({tail_base_, t.refs[i].position, t.refs[i].size, 0, 0});
-        }
+    if (const TailIndex::Slot* t = tail_.Find(id)) {
+      uint64_t newer_first = e->last_seq + 1;
+      for (uint32_t i = t->head; i != TailIndex::kNoRef; i = tail_.ref(i).prev) {
+        const TailIndex::Ref& r = tail_.ref(i);
+        tail_first = r.first_seq;
+        if (newer_first - 1 < lo) break;  // this run and all older end below lo
+        if (r.first_seq <= hi) plan->batches.push_back({tail_base_, r.position, r.size, 0, 0});
+        newer_first = r.first_seq;
       }
     }
     if (lo >= tail_first) return Status::Ok();
@@ -572,9 +582,7 @@ size_t ConvState::directory_bytes() const {
 
 size_t ConvState::tail_bytes() const {
   std::shared_lock lock(mu_);
-  // unordered_map node (id, TailConv, hash link) + bucket, plus the refs.
-  return tail_.size() * (sizeof(ConvId) + sizeof(TailConv) + 3 * sizeof(void*)) +
-         tail_refs_ * sizeof(cix::BatchRef);
+  return tail_.memory_bytes();
 }
 
 uint64_t ConvState::index_file_bytes() const {

@@ -26,6 +26,7 @@
 #include "engine/conv/directory.h"
 #include "engine/conv/read_range.h"
 #include "engine/conv/recent_cache.h"
+#include "engine/conv/tail_index.h"
 #include "engine/log/append_hook.h"
 #include "io/file_system.h"
 
@@ -91,13 +92,6 @@ class ConvState final : public AppendHook {
   uint64_t index_file_bytes() const;
 
  private:
-  struct TailConv {
-    uint64_t first_seq = 0;
-    uint64_t last_seq = 0;
-    uint64_t last_ts = 0;
-    uint32_t sealed_pos8 = 0;  // scratch while sealing
-    std::vector<cix::BatchRef> refs;
-  };
   struct CixHandle {
     uint64_t segment_base = 0;
     uint32_t ordinal = 0;
@@ -151,9 +145,8 @@ class ConvState final : public AppendHook {
 
   mutable std::shared_mutex mu_;
   ConvDirectory directory_;
-  std::unordered_map<ConvId, TailConv, ConvIdHash> tail_;
+  TailIndex tail_;
   uint64_t tail_base_ = 0;
-  size_t tail_refs_ = 0;
   std::map<uint32_t, std::shared_ptr<CixHandle>> cix_;  // by ordinal
   uint32_t next_ordinal_ = 0;
   uint64_t generation_ = 0;
@@ -173,6 +166,7 @@ class ConvState final : public AppendHook {
   std::unordered_map<ConvId, DedupValue, ConvIdHash> dedup_map_;
   uint64_t max_ts_ = 0;
   bool recovered_once_ = false;  // the first Recover (at open) warms the recent cache
+  bool dedup_fifo_only_ = false;  // Recover's scan: dedup_map_ is built after it
 
   std::atomic<size_t> dedup_count_{0};
   std::atomic<uint64_t> duplicates_{0};

@@ -1,5 +1,7 @@
 #include "engine/store/store_impl.h"
 
+#include <malloc.h>
+
 #include <algorithm>
 #include <atomic>
 #include <condition_variable>
@@ -645,6 +647,9 @@ Result<std::unique_ptr<Store>> OpenStore(const StoreOptions& options, const std:
   }
   auto store = std::make_unique<StoreImpl>(options, std::move(owned), fs);
   WB_RETURN_IF_ERROR(store->Init(dir, internals));
+  // Recovery decoded the tail on one thread per partition; give what those
+  // threads' malloc arenas no longer hold back to the system.
+  ::malloc_trim(0);
   return std::unique_ptr<Store>(std::move(store));
 }
 
