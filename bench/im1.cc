@@ -4,7 +4,7 @@
 //   im1 [--quick] [--conversations N] [--messages N] [--producers N] [--readers N]
 //       [--history-requests N] [--sync-requests N] [--skew] [--inflight N]
 //       [--phases write,history,sync,recovery] [--dir PATH] [--keep]
-//       [--no-baseline] [--no-encryption] [--no-compression] [--json]
+//       [--no-baseline] [--no-encryption] [--no-compression] [--partitions N] [--json]
 //   im1 --target host:port|spawn [...]   over the network: bench/im1_net.cc
 //
 // Data: one tenant; message i goes to a conversation drawn from a fixed-seed
@@ -1279,7 +1279,7 @@ void PrintTargets(Report& rep, const Config& cfg, const std::vector<EngineRun>& 
       "usage: im1 [--quick] [--conversations N] [--messages N] [--producers N] [--readers N]\n"
       "           [--history-requests N] [--sync-requests N] [--skew] [--inflight N (0: off)]\n"
       "           [--phases write,history,sync,recovery] [--dir PATH] [--keep]\n"
-      "           [--no-baseline] [--no-encryption] [--no-compression] [--json]\n"
+      "           [--no-baseline] [--no-encryption] [--no-compression] [--partitions N] [--json]\n"
       "       im1 --target host:port|spawn [--plaintext] [--ca FILE] [--insecure] [--connections N]\n"
       "           [--quick] [--conversations N] [--messages N] [--no-redis]   (over the network)\n");
   std::exit(2);
@@ -1338,6 +1338,8 @@ Config ParseArgs(int argc, char** argv) {
     } else if (a == "--no-compression") {
       cfg.store.compress = false;
       cfg.store.compression_dictionaries = false;
+    } else if (a == "--partitions" && has_value) {
+      cfg.store.partitions = static_cast<uint32_t>(std::strtoul(argv[++i], nullptr, 10));
     } else if (a == "--dir" && has_value) {
       cfg.dir = argv[++i];
     } else if (a == "--phases" && has_value) {
@@ -1450,7 +1452,9 @@ void PrintHeader(Report& rep, const Config& cfg, const std::string& dir, bool ba
       std::string("warbler: StoreOptions defaults (kSync, ") +
       (cfg.store.compress ? "zstd level 1 with dictionaries, " : "compression OFF (--no-compression), ") +
       (cfg.store.encryption ? "AES-256-GCM encryption ON" : "encryption OFF (--no-encryption)") +
-      ", 4 partitions, 64 MiB block cache)");
+      ", " + std::to_string(cfg.store.partitions) + " partitions, " +
+      std::to_string(cfg.store.block_cache_bytes >> 20) + " MiB block cache, " +
+      std::to_string(cfg.store.recent_cache_bytes >> 20) + " MiB recent-message cache)");
 #ifdef WARBLER_IM1_ROCKSDB
   rep.Line(baseline ? "rocksdb " + std::to_string(ROCKSDB_MAJOR) + "." +
                           std::to_string(ROCKSDB_MINOR) + "." + std::to_string(ROCKSDB_PATCH) +
