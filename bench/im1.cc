@@ -1458,7 +1458,9 @@ void PrintHeader(Report& rep, const Config& cfg, const std::string& dir, bool ba
 #ifdef WARBLER_IM1_ROCKSDB
   rep.Line(baseline ? "rocksdb " + std::to_string(ROCKSDB_MAJOR) + "." +
                           std::to_string(ROCKSDB_MINOR) + "." + std::to_string(ROCKSDB_PATCH) +
-                          ": Put per message with WriteOptions.sync, zstd, 64 MiB LRU block cache"
+                          ": Put per message with WriteOptions.sync, zstd, " +
+                          std::to_string((StoreOptions{}.block_cache_bytes + StoreOptions{}.recent_cache_bytes) >> 20) +
+                          " MiB LRU block cache (Warbler's two caches together)"
                     : "rocksdb: baseline off (--no-baseline)");
 #else
   (void)baseline;
