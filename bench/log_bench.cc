@@ -125,25 +125,31 @@ struct Row {
   double cpu_us = 0;        // process CPU time per op, µs
 };
 
-// Text-like bodies (zstd finds some redundancy, as in chat), generated once.
-const std::vector<std::string>& Bodies(size_t bytes) {
-  static std::vector<std::vector<std::string>> cache(2);
-  std::vector<std::string>& pool = cache[bytes <= 200 ? 0 : 1];
-  if (pool.empty()) {
-    static constexpr char kWords[][8] = {"the ", "chat ", "is ", "ok ", "see ", "you ", "at ",
-                                         "nine ", "lunch ", "sure ", "why ", "not "};
-    Rng rng(bytes);
-    for (size_t i = 0; i < kBodyPool; ++i) {
-      std::string b;
-      while (b.size() < bytes) {
-        b += kWords[rng.Uniform(std::size(kWords))];
-        if (rng.OneIn(4)) b += std::to_string(rng.Next() % 100000);
-      }
-      b.resize(bytes);
-      pool.push_back(std::move(b));
+// Text-like bodies (zstd finds some redundancy, as in chat), generated once
+// per size class. A function-local static is initialized once even when 32
+// appender threads get here first (a filtered run has no single-threaded
+// case before them); the lazily filled vector it replaces raced there.
+std::vector<std::string> MakeBodies(size_t bytes) {
+  static constexpr char kWords[][8] = {"the ", "chat ", "is ", "ok ", "see ", "you ", "at ",
+                                       "nine ", "lunch ", "sure ", "why ", "not "};
+  std::vector<std::string> pool;
+  Rng rng(bytes);
+  for (size_t i = 0; i < kBodyPool; ++i) {
+    std::string b;
+    while (b.size() < bytes) {
+      b += kWords[rng.Uniform(std::size(kWords))];
+      if (rng.OneIn(4)) b += std::to_string(rng.Next() % 100000);
     }
+    b.resize(bytes);
+    pool.push_back(std::move(b));
   }
   return pool;
+}
+
+const std::vector<std::string>& Bodies(size_t bytes) {
+  static const std::vector<std::string> small = MakeBodies(200);
+  static const std::vector<std::string> large = MakeBodies(1024);
+  return bytes <= 200 ? small : large;
 }
 
 Record MakeRecord(size_t bytes, uint64_t i) {
