@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <future>
 
+#include "base/one_shot.h"
 #include "base/coding.h"
 #include "base/limits.h"
 #include "base/log.h"
@@ -328,33 +329,10 @@ Status PartitionLog::AppendAsync(std::vector<Record> records, AppendCallback don
   return s;
 }
 
-namespace {
-
-// Where a blocking Append waits. Lives on the caller's stack, so the callback
-// captures one pointer and neither side allocates (a promise/future would).
-struct AppendWaiter {
-  std::mutex mu;
-  std::condition_variable cv;
-  bool done = false;
-  Status status;
-  AppendResult result;
-};
-
-}  // namespace
-
 Result<AppendResult> PartitionLog::Append(std::vector<Record> records) {
-  AppendWaiter w;
-  WB_RETURN_IF_ERROR(AppendAsync(std::move(records), [&w](const Status& s, const AppendResult& r) {
-    std::lock_guard lock(w.mu);
-    w.status = s;
-    w.result = r;
-    w.done = true;
-    w.cv.notify_one();  // under the lock: w is gone as soon as the waiter sees done
-  }));
-  std::unique_lock lock(w.mu);
-  w.cv.wait(lock, [&w] { return w.done; });
-  if (!w.status.ok()) return w.status;
-  return w.result;
+  OneShot<AppendResult> w;
+  WB_RETURN_IF_ERROR(AppendAsync(std::move(records), w.Setter()));
+  return w.Wait();
 }
 
 Status PartitionLog::TruncateSuffix(uint64_t offset) {

@@ -7,6 +7,7 @@
 #include <condition_variable>
 #include <mutex>
 
+#include "base/one_shot.h"
 #include "base/coding.h"
 #include "base/histogram.h"
 #include "base/limits.h"
@@ -38,30 +39,6 @@ Status CheckConversation(const ConversationRef& c) {
   WB_RETURN_IF_ERROR(CheckName("tenant", c.tenant));
   return CheckName("conversation", c.conversation);
 }
-
-// Blocking wait for one callback; lives on the caller's stack.
-template <typename T>
-struct Waiter {
-  std::mutex mu;
-  std::condition_variable cv;
-  bool done = false;
-  Status status;
-  T value{};
-
-  void Set(const Status& s, T v) {
-    std::lock_guard lock(mu);
-    status = s;
-    value = std::move(v);
-    done = true;
-    cv.notify_one();
-  }
-  Result<T> Wait() {
-    std::unique_lock lock(mu);
-    cv.wait(lock, [this] { return done; });
-    if (!status.ok()) return status;
-    return std::move(value);
-  }
-};
 
 AppendAck AckOf(const Record& r, uint32_t partition) {
   return AppendAck{r.seq, r.timestamp_us, r.offset, partition, r.duplicate};
@@ -227,8 +204,8 @@ class StoreImpl final : public Store {
   }
 
   Result<AppendAck> Append(const AppendRequest& req) override {
-    Waiter<AppendAck> w;
-    WB_RETURN_IF_ERROR(AppendAsync(req, [&w](const Status& s, const AppendAck& a) { w.Set(s, a); }));
+    OneShot<AppendAck> w;
+    WB_RETURN_IF_ERROR(AppendAsync(req, w.Setter()));
     return w.Wait();
   }
 
@@ -295,9 +272,8 @@ class StoreImpl final : public Store {
   }
 
   Result<std::vector<AppendAck>> AppendBatch(std::span<const AppendRequest> requests) override {
-    Waiter<std::vector<AppendAck>> w;
-    WB_RETURN_IF_ERROR(AppendBatchAsync(
-        requests, [&w](const Status& s, std::vector<AppendAck> acks) { w.Set(s, std::move(acks)); }));
+    OneShot<std::vector<AppendAck>> w;
+    WB_RETURN_IF_ERROR(AppendBatchAsync(requests, w.Setter()));
     return w.Wait();
   }
 
