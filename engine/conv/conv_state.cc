@@ -55,9 +55,9 @@ void ConvState::Assign(Record* r, uint64_t offset) {
     const DedupValue* orig = nullptr;
     if (auto it = pending_dedup_.find(dedup); it != pending_dedup_.end()) {
       orig = &it->second;  // a retry inside the same group: it shares the original's fate
-    } else if (auto d = dedup_map_.find(dedup);
-               d != dedup_map_.end() && d->second.ts + options_.dedup_window_ms * 1000 >= r->timestamp_us) {
-      orig = &d->second;
+    } else if (const DedupTable::Value* d = dedup_map_.Find(dedup);
+               d != nullptr && d->ts + options_.dedup_window_ms * 1000 >= r->timestamp_us) {
+      orig = d;
     }
     if (orig != nullptr) {
       r->duplicate = true;
@@ -160,9 +160,7 @@ void ConvState::AddDedup(const ConvId& dedup, uint64_t seq, uint64_t ts, uint64_
     if (dedup_fifo_.size() > options_.dedup_max_entries) dedup_fifo_.pop_front();
     return;
   }
-  if (auto [it, inserted] = dedup_map_.try_emplace(dedup, DedupValue{seq, ts, offset}); !inserted) {
-    it->second = {seq, ts, offset};  // an expired id used again: the newest wins
-  }
+  dedup_map_.Put(dedup, {seq, ts, offset});  // an expired id used again: the newest wins
   dedup_fifo_.push_back({dedup, seq, ts, offset});
 }
 
@@ -173,8 +171,8 @@ void ConvState::ExpireDedup(uint64_t now_us) {
     const cix::DedupEntry& old = dedup_fifo_.front();
     if (dedup_fifo_only_) {
       // nothing in the map yet
-    } else if (auto it = dedup_map_.find(old.id); it != dedup_map_.end() && it->second.offset == old.offset) {
-      dedup_map_.erase(it);
+    } else {
+      dedup_map_.EraseIfOffset(old.id, old.offset);
     }
     dedup_fifo_.pop_front();
   }
@@ -293,7 +291,7 @@ void ConvState::ResetLocked() {
   pending_last_.clear();
   pending_dedup_.clear();
   dedup_fifo_.clear();
-  dedup_map_.clear();
+  dedup_map_.Clear();
   dedup_count_.store(0);
   max_ts_ = 0;
 }
@@ -388,7 +386,7 @@ Status ConvState::Recover(PartitionLog* log) {
           .Kv("error", s.ToString());
       directory_.Clear();
       dedup_fifo_.clear();
-      dedup_map_.clear();
+      dedup_map_.Clear();
       max_ts_ = 0;
       snapshot = nullptr;
     }
@@ -407,7 +405,7 @@ Status ConvState::Recover(PartitionLog* log) {
   // entries that survive — not inserted and erased for every record of a
   // large tail.
   dedup_fifo_only_ = true;
-  dedup_map_.clear();
+  dedup_map_.Clear();
   // Rescan what the snapshot does not cover: sealed segments without an index
   // (they get one) and the unsealed tail.
   uint64_t records = 0;
@@ -444,8 +442,8 @@ Status ConvState::Recover(PartitionLog* log) {
     return Status::Ok();
   });
   dedup_fifo_only_ = false;
-  dedup_map_.reserve(dedup_fifo_.size());
-  for (const cix::DedupEntry& d : dedup_fifo_) dedup_map_[d.id] = {d.seq, d.ts, d.offset};  // newest wins
+  dedup_map_.Reserve(dedup_fifo_.size());
+  for (const cix::DedupEntry& d : dedup_fifo_) dedup_map_.Put(d.id, {d.seq, d.ts, d.offset});  // newest wins
   WB_RETURN_IF_ERROR(s);
   if (tail_base_ != segs.back().base) WB_RETURN_IF_ERROR(SealTail(segs.back().base, false));
   ExpireDedup(clock_->WallMicros());

@@ -23,6 +23,7 @@
 #include "engine/cache/block_cache.h"
 #include "engine/conv/cix.h"
 #include "engine/conv/conv_id.h"
+#include "engine/conv/dedup_table.h"
 #include "engine/conv/directory.h"
 #include "engine/conv/read_range.h"
 #include "engine/conv/recent_cache.h"
@@ -113,11 +114,7 @@ class ConvState final : public AppendHook {
     uint64_t seq;
     uint64_t ts;
   };
-  struct DedupValue {
-    uint64_t seq;
-    uint64_t ts;
-    uint64_t offset;
-  };
+  using DedupValue = DedupTable::Value;
 
   // Applies one durable record (writer thread; caller holds mu_ exclusively).
   void ApplyDurable(const ConvId& id, uint64_t seq, uint64_t ts, uint64_t offset,
@@ -163,7 +160,7 @@ class ConvState final : public AppendHook {
   std::shared_ptr<CixHandle> unpublished_;
   uint64_t unpublished_next_ = 0;
   std::deque<cix::DedupEntry> dedup_fifo_;
-  std::unordered_map<ConvId, DedupValue, ConvIdHash> dedup_map_;
+  DedupTable dedup_map_;
   uint64_t max_ts_ = 0;
   bool recovered_once_ = false;  // the first Recover (at open) warms the recent cache
   bool dedup_fifo_only_ = false;  // Recover's scan: dedup_map_ is built after it
