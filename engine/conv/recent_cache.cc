@@ -20,7 +20,8 @@ struct Header {
 };
 static_assert(sizeof(Header) == kHeader);
 
-Header HeaderAt(const std::string& buf, size_t pos) {
+template <typename Buf>
+Header HeaderAt(const Buf& buf, size_t pos) {
   Header h;
   std::memcpy(&h, buf.data() + pos, kHeader);
   return h;
@@ -29,7 +30,7 @@ Header HeaderAt(const std::string& buf, size_t pos) {
 size_t Span(const Header& h) { return kHeader + h.sender_len + h.client_len + h.body_len; }
 
 size_t ShardCount(size_t capacity, size_t shards) {
-  return shards != 0 ? shards : std::clamp<size_t>(capacity / (256u << 10), 1, 256);
+  return shards != 0 ? shards : std::clamp<size_t>(capacity / (1u << 20), 1, 256);
 }
 
 }  // namespace
@@ -43,12 +44,13 @@ void RecentCache::Put(Entry* e, const MessageRef& m) {
   const Header h{m.seq, m.timestamp_us, m.offset, static_cast<uint16_t>(m.sender.size()),
                  static_cast<uint16_t>(m.client_id.size()), static_cast<uint32_t>(m.body.size())};
   const size_t need = e->buf.size() + Span(h);
-  // Grow by a quarter, not double: the slack is charged to the budget.
-  if (need > e->buf.capacity()) e->buf.reserve(std::max(need, e->buf.size() + e->buf.size() / 4));
-  e->buf.append(reinterpret_cast<const char*>(&h), kHeader);
-  e->buf.append(m.sender);
-  e->buf.append(m.client_id);
-  e->buf.append(m.body);
+  // Grow by an eighth, not double: the slack is charged to the budget.
+  if (need > e->buf.capacity()) e->buf.reserve(std::max(need, e->buf.size() + e->buf.size() / 8));
+  const char* hp = reinterpret_cast<const char*>(&h);
+  e->buf.insert(e->buf.end(), hp, hp + kHeader);
+  e->buf.insert(e->buf.end(), m.sender.begin(), m.sender.end());
+  e->buf.insert(e->buf.end(), m.client_id.begin(), m.client_id.end());
+  e->buf.insert(e->buf.end(), m.body.begin(), m.body.end());
   if (e->count == 0) e->first = m.seq;
   ++e->count;
 }
@@ -57,7 +59,7 @@ void RecentCache::TrimFront(Entry* e, size_t keep) {
   if (e->count <= keep) return;
   size_t pos = 0;
   for (uint32_t i = 0; i < e->count - keep; ++i) pos += Span(HeaderAt(e->buf, pos));
-  e->buf.erase(0, pos);
+  e->buf.erase(e->buf.begin(), e->buf.begin() + static_cast<std::ptrdiff_t>(pos));
   e->first += e->count - keep;
   e->count = static_cast<uint32_t>(keep);
 }
@@ -149,7 +151,7 @@ bool RecentCache::Read(const ConvId& id, ReadKind kind, uint64_t seq, size_t n, 
     for (uint64_t q = e.first; q < r.lo; ++q) pos += Span(HeaderAt(e.buf, pos));
     size_t end = pos;
     for (uint64_t q = r.lo; q <= r.hi; ++q) end += Span(HeaderAt(e.buf, end));
-    scratch.assign(e.buf, pos, end - pos);
+    scratch.assign(e.buf.data() + pos, end - pos);
     lo = r.lo;
     hi = r.hi;
   }

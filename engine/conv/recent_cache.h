@@ -56,8 +56,8 @@ class RecentCache {
   };
 
   // capacity_bytes = 0 disables the cache (every read misses, nothing is kept).
-  // shards = 0: one per 256 KiB of capacity, 1..256 (a shard must hold a few
-  // full conversations; readers of different shards never meet).
+  // shards = 0: one per MiB of capacity, 1..256 (a shard must hold enough
+  // conversations that their sizes average out; readers share a shard's lock).
   explicit RecentCache(size_t capacity_bytes, size_t shards = 0);
 
   bool enabled() const { return capacity_ != 0; }
@@ -94,7 +94,7 @@ class RecentCache {
     ConvId id;
     uint64_t first = 0;  // seq of the first message in buf
     uint32_t count = 0;
-    std::string buf;
+    std::vector<char> buf;  // not std::string: its reserve() doubles, and the slack is charged
     size_t charge = 0;
     std::atomic<bool> referenced{false};  // read since it was last moved to the front
   };

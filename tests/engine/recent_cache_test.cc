@@ -155,6 +155,17 @@ TEST(RecentCacheTest, EvictsTheLeastRecentlyUsedButGivesReadEntriesASecondChance
   EXPECT_TRUE(c.Read(ids[5], ReadKind::kLatest, 0, 1, &out));
 }
 
+TEST(RecentCacheTest, ChargesAboutWhatItHolds) {
+  // Growth is by an eighth (std::string would double): 20 messages of 264
+  // bytes each are charged at most ~1/8 over what they take.
+  RecentCache c(64 << 20);
+  const std::string sender(16, 's'), cid(16, 'c'), body(200, 'b');
+  const size_t held = 20 * (32 + 16 + 16 + 200);
+  for (uint64_t q = 1; q <= 20; ++q) c.Append(kA, {q, q, q, sender, cid, body});
+  EXPECT_GE(c.bytes(), held + RecentCache::kEntryOverhead);
+  EXPECT_LE(c.bytes(), held + held / 8 + RecentCache::kEntryOverhead);
+}
+
 TEST(RecentCacheTest, AnEntryLargerThanAShardIsNotKept) {
   RecentCache c(64 << 10, /*shards=*/4);
   const std::string big(32 << 10, 'x');
