@@ -10,11 +10,12 @@
 // that became durable, before any of them is acknowledged; Fill is called
 // only after checking that the index still ends where the filled messages
 // end, with the index locked against the writer until Fill returns; Clear
-// follows a truncation. Entries hold at most
-// kMaxMessages messages; the cache holds at most `capacity_bytes` (entries'
-// buffers plus a fixed overhead each), evicting the least recently used
-// conversation not read since it was last passed over (second chance, as in
-// CLOCK: reads only set a flag, so they share the shard lock).
+// follows a truncation. An entry is trimmed back to its newest kMaxMessages
+// once it reaches kMaxMessages * 5 / 4; the cache holds at most
+// `capacity_bytes` (entries' buffer capacities plus a fixed overhead each),
+// evicting the least recently written or filled conversation not read since
+// it was last passed over (second chance, as in CLOCK: reads only set a
+// flag, so they share the shard lock).
 //
 // Thread-safety: all methods are thread-safe (one reader-writer lock per
 // shard; Read takes it shared, so readers never wait for each other).
