@@ -77,13 +77,7 @@ void ConvState::Assign(Record* r, uint64_t offset) {
   r->seq = last.seq + 1;
   r->timestamp_us = std::max(r->timestamp_us, last.ts);
   pending_last_[id] = {r->seq, r->timestamp_us};
-  Pending& p = pending_.emplace_back(Pending{id, r->seq, r->timestamp_us, offset, dedup, {}, 0, 0});
-  if (recent_->enabled()) {
-    p.payload.reserve(r->sender.size() + r->client_id.size() + r->body.size());
-    p.payload.append(r->sender).append(r->client_id).append(r->body);
-    p.sender_len = static_cast<uint16_t>(r->sender.size());
-    p.client_len = static_cast<uint16_t>(r->client_id.size());
-  }
+  pending_.push_back({id, r->seq, r->timestamp_us, offset, dedup, r});
   if (!dedup.empty()) pending_dedup_[dedup] = {r->seq, r->timestamp_us, offset};
 }
 
@@ -117,9 +111,7 @@ void ConvState::OnDurable(std::span<const BatchLocation> batches) {
   // entry is in, which these then extend), before any of these is
   // acknowledged (so a read that starts after an ack finds it in the cache).
   for (const Pending& p : durable_) {
-    const std::string_view payload = p.payload;
-    recent_->Append(p.id, {p.seq, p.ts, p.offset, payload.substr(0, p.sender_len),
-                          payload.substr(p.sender_len, p.client_len), payload.substr(p.sender_len + p.client_len)});
+    recent_->Append(p.id, {p.seq, p.ts, p.offset, p.record->sender, p.record->client_id, p.record->body});
   }
 }
 

@@ -105,10 +105,8 @@ class ConvState final : public AppendHook {
     uint64_t ts;
     uint64_t offset;
     ConvId dedup;  // empty: no client id
-    // sender | client id | body, kept for the recent-message cache until durable
-    std::string payload;
-    uint16_t sender_len = 0;
-    uint16_t client_len = 0;
+    // For the recent-message cache; alive until OnDurable/OnAbandon (AppendHook).
+    const Record* record = nullptr;
   };
   struct LastAssigned {
     uint64_t seq;

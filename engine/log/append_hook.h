@@ -46,6 +46,8 @@ class AppendHook {
   // `r->seq` (and may raise `r->timestamp_us`) for a record that will get log
   // offset `offset`, or marks it `duplicate` with the original's seq,
   // timestamp and offset (then it is not written and does not use `offset`).
+  // `*r` stays alive and unchanged until the OnDurable or OnAbandon that
+  // covers `offset` has returned (the hook may keep the pointer till then).
   virtual void Assign(Record* r, uint64_t offset) = 0;
   // Every pending record with offset < the end of `batches` is durable in
   // these batches of the active segment. Runs before the appenders' callbacks.
