@@ -161,11 +161,7 @@ void ConvState::ExpireDedup(uint64_t now_us) {
   while (!dedup_fifo_.empty() && (dedup_fifo_.size() > options_.dedup_max_entries ||
                                   dedup_fifo_.front().ts + window_us < now_us)) {
     const cix::DedupEntry& old = dedup_fifo_.front();
-    if (dedup_fifo_only_) {
-      // nothing in the map yet
-    } else {
-      dedup_map_.EraseIfOffset(old.id, old.offset);
-    }
+    if (!dedup_fifo_only_) dedup_map_.EraseIfOffset(old.id, old.offset);  // else: no map yet
     dedup_fifo_.pop_front();
   }
   dedup_count_.store(dedup_fifo_.size(), std::memory_order_relaxed);

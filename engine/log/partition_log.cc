@@ -3,10 +3,10 @@
 #include <algorithm>
 #include <future>
 
-#include "base/one_shot.h"
 #include "base/coding.h"
 #include "base/limits.h"
 #include "base/log.h"
+#include "base/one_shot.h"
 #include "engine/layout.h"
 #include "engine/log/writer_types.h"
 

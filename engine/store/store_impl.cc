@@ -7,10 +7,10 @@
 #include <condition_variable>
 #include <mutex>
 
-#include "base/one_shot.h"
 #include "base/coding.h"
 #include "base/histogram.h"
 #include "base/limits.h"
+#include "base/one_shot.h"
 #include "engine/cache/block_cache.h"
 #include "engine/conv/conv_state.h"
 #include "engine/crypto/batch_cipher.h"
