@@ -75,7 +75,11 @@ class RecentCache {
 
   // Keeps the newest kMaxMessages of `msgs` (ascending, gap-free, a read's
   // result that ends at the conversation's last durable seq: see above) if
-  // they reach further back than the entry already held.
+  // they reach further back than the entry already held. A conversation
+  // without an entry is admitted only on its second fill within the
+  // doorkeeper's memory (TinyLFU's doorkeeper: one 32-bit fingerprint per
+  // slot, a slot per 256 bytes of capacity), so reads spread over far more
+  // conversations than fit do not churn the cache with one-off entries.
   void Fill(const ConvId& id, std::span<const Message> msgs);
 
   // Drops every entry (after a truncation).
@@ -118,6 +122,10 @@ class RecentCache {
   std::vector<std::unique_ptr<Shard>> shards_;
   std::atomic<uint64_t> hits_{0};
   std::atomic<uint64_t> misses_{0};
+  // True if `id` was offered before (then forgotten), else remembers it.
+  bool Admit(const ConvId& id);
+  std::unique_ptr<std::atomic<uint32_t>[]> door_;
+  size_t door_mask_ = 0;
 };
 
 }  // namespace warbler::engine

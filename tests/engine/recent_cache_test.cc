@@ -113,6 +113,8 @@ TEST(RecentCacheTest, TrimsToTheNewestMaxMessages) {
 TEST(RecentCacheTest, FillKeepsAReadsSuffixIfItReachesFurtherBack) {
   RecentCache c(1 << 20);
   std::vector<Message> out;
+  c.Fill(kA, Msgs(11, 30));  // a first miss is only remembered (doorkeeper)
+  EXPECT_FALSE(c.Read(kA, ReadKind::kLatest, 0, 1, &out));
   c.Fill(kA, Msgs(11, 30));
   ASSERT_TRUE(c.Read(kA, ReadKind::kLatest, 0, 20, &out));
   EXPECT_EQ(Seqs(out), Range(11, 30));
@@ -125,6 +127,7 @@ TEST(RecentCacheTest, FillKeepsAReadsSuffixIfItReachesFurtherBack) {
   ASSERT_TRUE(c.Read(kA, ReadKind::kLatest, 0, 30, &out));
   EXPECT_EQ(Seqs(out), Range(1, 30));
   // A fill longer than an entry may hold keeps its newest kMaxMessages.
+  c.Fill(kB, Msgs(1, 100));
   c.Fill(kB, Msgs(1, 100));
   EXPECT_FALSE(c.Read(kB, ReadKind::kLatest, 0, RecentCache::kMaxMessages + 1, &out));
   ASSERT_TRUE(c.Read(kB, ReadKind::kLatest, 0, RecentCache::kMaxMessages, &out));
@@ -173,6 +176,27 @@ TEST(RecentCacheTest, AnEntryLargerThanAShardIsNotKept) {
   std::vector<Message> out;
   EXPECT_FALSE(c.Read(kA, ReadKind::kLatest, 0, 1, &out));
   EXPECT_EQ(c.bytes(), 0u);
+}
+
+TEST(RecentCacheTest, OneOffReadsDoNotDisplaceWhatIsCached) {
+  // Room for about 8 conversations in one shard; 8 written ones are cached.
+  RecentCache c(8 * (RecentCache::kEntryOverhead + 2 * 80), /*shards=*/1);
+  std::vector<ConvId> written;
+  for (int i = 0; i < 8; ++i) {
+    written.push_back(MakeConvId("t", "w" + std::to_string(i)));
+    Put(c, written.back(), 1);
+  }
+  const size_t kept = c.entries();
+  // 1,000 other conversations read once each: none is admitted.
+  for (int i = 0; i < 1000; ++i) c.Fill(MakeConvId("t", "r" + std::to_string(i)), Msgs(1, 2));
+  EXPECT_EQ(c.entries(), kept);
+  std::vector<Message> out;
+  for (const ConvId& id : written) EXPECT_TRUE(c.Read(id, ReadKind::kLatest, 0, 1, &out));
+  // One read twice is.
+  const ConvId hot = MakeConvId("t", "hot");
+  c.Fill(hot, Msgs(1, 2));
+  c.Fill(hot, Msgs(1, 2));
+  EXPECT_TRUE(c.Read(hot, ReadKind::kLatest, 0, 2, &out));
 }
 
 TEST(RecentCacheTest, ClearAndDisabled) {
