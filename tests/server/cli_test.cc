@@ -10,6 +10,7 @@
 #include "server/server.h"
 #include "warbler/client.h"
 #include "warbler/store.h"
+#include "tests/temp_dir.h"
 #include "tests/test_keys.h"
 
 namespace warbler::server {
@@ -37,9 +38,7 @@ class CliTest : public ::testing::Test {
  protected:
   void SetUp() override {
     testing::UseTestKek();
-    std::string tmpl = (std::filesystem::temp_directory_path() / "warbler-cli-test-XXXXXX").string();
-    ASSERT_NE(mkdtemp(tmpl.data()), nullptr);
-    dir_ = tmpl;
+    dir_ = testing::MakeTempDir("warbler-cli-test");
     // keygen makes the TLS pair the server uses.
     Output k = Cli("keygen --tls-dir " + dir_ + "/tls --kek " + dir_ + "/kek");
     ASSERT_EQ(k.code, 0) << k.out;

@@ -15,6 +15,7 @@
 
 #include "io/net/tls.h"
 #include "server/server.h"
+#include "tests/temp_dir.h"
 #include "tests/test_keys.h"
 #include "warbler/client.h"
 #include "warbler/store.h"
@@ -24,12 +25,7 @@ namespace {
 
 using namespace std::chrono_literals;
 
-std::string TempDir() {
-  std::string tmpl = (std::filesystem::temp_directory_path() / "warbler-race-test-XXXXXX").string();
-  char* d = mkdtemp(tmpl.data());
-  EXPECT_NE(d, nullptr);
-  return tmpl;
-}
+std::string TempDir() { return testing::MakeTempDir("warbler-race-test"); }
 
 class ServerRaceTest : public ::testing::Test {
  protected:

@@ -21,17 +21,13 @@
 #include "server/server.h"
 #include "warbler/client.h"
 #include "warbler/store.h"
+#include "tests/temp_dir.h"
 #include "tests/test_keys.h"
 
 namespace warbler::server {
 namespace {
 
-std::string TempDir() {
-  std::string tmpl = (std::filesystem::temp_directory_path() / "warbler-server-test-XXXXXX").string();
-  char* d = mkdtemp(tmpl.data());
-  EXPECT_NE(d, nullptr);
-  return tmpl;
-}
+std::string TempDir() { return testing::MakeTempDir("warbler-server-test"); }
 
 class ServerTest : public ::testing::Test {
  protected:

@@ -19,16 +19,13 @@
 #include "server/config.h"
 #include "warbler/client.h"
 #include "warbler/store.h"
+#include "tests/temp_dir.h"
 #include "tests/test_keys.h"
 
 namespace warbler::server {
 namespace {
 
-std::string TempDir() {
-  std::string tmpl = (std::filesystem::temp_directory_path() / "warblerd-test-XXXXXX").string();
-  EXPECT_NE(mkdtemp(tmpl.data()), nullptr);
-  return tmpl;
-}
+std::string TempDir() { return testing::MakeTempDir("warblerd-test"); }
 
 // Runs warblerd with `env` added; returns its pid.
 pid_t Spawn(const std::vector<std::string>& args, const std::vector<std::string>& env, const std::string& log) {
