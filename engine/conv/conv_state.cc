@@ -37,10 +37,10 @@ ConvState::~ConvState() = default;
 // ---- sequencing ----
 
 bool ConvState::NeedsDrain(const std::vector<Record>& records) {
-  if (pending_dedup_.empty()) return false;
+  if (pending_dedup_.size() == 0) return false;
   for (const Record& r : records) {
     if (r.client_id.empty()) continue;
-    if (pending_dedup_.contains(MakeDedupId(MakeConvId(r.tenant, r.conversation), r.client_id))) {
+    if (pending_dedup_.Find(MakeDedupId(MakeConvId(r.tenant, r.conversation), r.client_id)) != nullptr) {
       return true;
     }
   }
@@ -53,8 +53,8 @@ void ConvState::Assign(Record* r, uint64_t offset) {
   if (!r->client_id.empty()) {
     dedup = MakeDedupId(id, r->client_id);
     const DedupValue* orig = nullptr;
-    if (auto it = pending_dedup_.find(dedup); it != pending_dedup_.end()) {
-      orig = &it->second;  // a retry inside the same group: it shares the original's fate
+    if (const DedupValue* p = pending_dedup_.Find(dedup)) {
+      orig = p;  // a retry inside the same group: it shares the original's fate
     } else if (const DedupTable::Value* d = dedup_map_.Find(dedup);
                d != nullptr && d->ts + options_.dedup_window_ms * 1000 >= r->timestamp_us) {
       orig = d;
@@ -68,17 +68,19 @@ void ConvState::Assign(Record* r, uint64_t offset) {
       return;
     }
   }
-  LastAssigned last{0, 0};
-  if (auto it = pending_last_.find(id); it != pending_last_.end()) {
-    last = it->second;
+  uint64_t last_seq = 0, last_ts = 0;
+  if (const DedupValue* p = pending_last_.Find(id)) {
+    last_seq = p->seq;
+    last_ts = p->ts;
   } else if (const DirEntry* e = directory_.Find(id)) {
-    last = {e->last_seq, e->last_ts};
+    last_seq = e->last_seq;
+    last_ts = e->last_ts;
   }
-  r->seq = last.seq + 1;
-  r->timestamp_us = std::max(r->timestamp_us, last.ts);
-  pending_last_[id] = {r->seq, r->timestamp_us};
+  r->seq = last_seq + 1;
+  r->timestamp_us = std::max(r->timestamp_us, last_ts);
+  pending_last_.Put(id, {r->seq, r->timestamp_us, offset});
   pending_.push_back({id, r->seq, r->timestamp_us, offset, dedup, r});
-  if (!dedup.empty()) pending_dedup_[dedup] = {r->seq, r->timestamp_us, offset};
+  if (!dedup.empty()) pending_dedup_.Put(dedup, {r->seq, r->timestamp_us, offset});
 }
 
 void ConvState::OnDurable(std::span<const BatchLocation> batches) {
@@ -97,10 +99,8 @@ void ConvState::OnDurable(std::span<const BatchLocation> batches) {
     const Pending& p = pending_.front();
     while (batches[b].base_offset + batches[b].count <= p.offset) ++b;
     ApplyDurable(p.id, p.seq, p.ts, p.offset, p.dedup, batches[b]);
-    if (!p.dedup.empty()) pending_dedup_.erase(p.dedup);
-    if (auto it = pending_last_.find(p.id); it != pending_last_.end() && it->second.seq == p.seq) {
-      pending_last_.erase(it);
-    }
+    if (!p.dedup.empty()) pending_dedup_.EraseIfOffset(p.dedup, p.offset);
+    pending_last_.EraseIfOffset(p.id, p.offset);  // unless a newer one of the conversation is pending
     if (recent_->enabled()) durable_.push_back(std::move(pending_.front()));
     pending_.pop_front();
   }
@@ -128,11 +128,11 @@ void ConvState::FillRecent(const ConvId& id, const ReadPlan& plan, std::span<con
 
 void ConvState::OnAbandon(uint64_t offset) {
   while (!pending_.empty() && pending_.back().offset >= offset) {
-    if (!pending_.back().dedup.empty()) pending_dedup_.erase(pending_.back().dedup);
+    if (!pending_.back().dedup.empty()) pending_dedup_.EraseIfOffset(pending_.back().dedup, pending_.back().offset);
     pending_.pop_back();
   }
-  pending_last_.clear();
-  for (const Pending& p : pending_) pending_last_[p.id] = {p.seq, p.ts};
+  pending_last_.Clear();
+  for (const Pending& p : pending_) pending_last_.Put(p.id, {p.seq, p.ts, p.offset});
 }
 
 void ConvState::ApplyDurable(const ConvId& id, uint64_t seq, uint64_t ts, uint64_t offset,
@@ -276,8 +276,8 @@ void ConvState::ResetLocked() {
   next_ordinal_ = 0;
   ++generation_;
   pending_.clear();
-  pending_last_.clear();
-  pending_dedup_.clear();
+  pending_last_.Clear();
+  pending_dedup_.Clear();
   dedup_fifo_.clear();
   dedup_map_.Clear();
   dedup_count_.store(0);

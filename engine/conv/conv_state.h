@@ -16,7 +16,6 @@
 #include <memory>
 #include <shared_mutex>
 #include <string>
-#include <unordered_map>
 #include <vector>
 
 #include "base/clock.h"
@@ -108,10 +107,6 @@ class ConvState final : public AppendHook {
     // For the recent-message cache; alive until OnDurable/OnAbandon (AppendHook).
     const Record* record = nullptr;
   };
-  struct LastAssigned {
-    uint64_t seq;
-    uint64_t ts;
-  };
   using DedupValue = DedupTable::Value;
 
   // Applies one durable record (writer thread; caller holds mu_ exclusively).
@@ -149,8 +144,10 @@ class ConvState final : public AppendHook {
   // ---- writer-thread only ----
   std::deque<Pending> pending_;
   std::vector<Pending> durable_;  // OnDurable's scratch: applied, for the recent cache
-  std::unordered_map<ConvId, LastAssigned, ConvIdHash> pending_last_;
-  std::unordered_map<ConvId, DedupValue, ConvIdHash> pending_dedup_;
+  // Flat tables, no allocation per append: a conversation's newest pending
+  // assignment (seq, timestamp, offset), and the pending client ids.
+  DedupTable pending_last_;
+  DedupTable pending_dedup_;
   // A seal whose .cix is written (OnSeal) but not yet published: the log may
   // still fail to create the next segment and stay on this one. Published when
   // the first batch of the next segment becomes durable, dropped if the old

@@ -4,7 +4,8 @@
 // full: no allocation per entry (the node-based map it replaces allocated and
 // freed one per append, and its lookups were the largest item of the async
 // append profile). The window bounds the entries (dedup_max_entries), so the
-// table is at most ~107 B per entry including its slack.
+// table is at most ~107 B per entry including its slack. ConvState also keys
+// its pending assignments by conversation id and by dedup id with it.
 // Thread-safety: none; the owner (ConvState's writer thread) uses it alone.
 #pragma once
 
