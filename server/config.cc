@@ -134,6 +134,7 @@ std::map<std::string, Key> Keys(Config* c) {
   k.emplace("store.dictionary_sample_bytes", IntKey(&o.dictionary_sample_bytes, "store.dictionary_sample_bytes"));
   k.emplace("store.dictionary_max_bytes", IntKey(&o.dictionary_max_bytes, "store.dictionary_max_bytes"));
   k.emplace("store.dictionary_max_count", IntKey(&o.dictionary_max_count, "store.dictionary_max_count"));
+  k.emplace("store.tail_index_bytes", IntKey(&o.tail_index_bytes, "store.tail_index_bytes"));
   k.emplace("store.queue_capacity", IntKey(&o.queue_capacity, "store.queue_capacity"));
   k.emplace("store.io", EnumKey(&o.io, "store.io",
                                 std::map<std::string, IoBackend>{{"auto", IoBackend::kAuto},

@@ -39,6 +39,9 @@ struct ConvStateOptions {
   Clock* clock = nullptr;  // nullptr = Clock::Real()
   // Recovery at open feeds the newest this many records to the recent cache.
   uint64_t recent_warm_records = 0;
+  // Budget of the tail index (the in-memory index of the unsealed segment):
+  // the log seals the segment when it is reached (index_fill). 0 = none.
+  size_t tail_index_max_bytes = 0;
 };
 
 // What a read needs: the seq range [lo, hi] (empty when lo > hi) and the
@@ -70,6 +73,11 @@ class ConvState final : public AppendHook {
   void OnAbandon(uint64_t offset) override;
   Status OnSeal(PartitionLog* log, uint64_t segment_base, uint64_t next_offset) override;
   Status OnTruncate(PartitionLog* log, uint64_t offset) override;
+  double index_fill() const override {
+    return options_.tail_index_max_bytes == 0
+               ? 0
+               : static_cast<double>(tail_.used_bytes()) / static_cast<double>(options_.tail_index_max_bytes);
+  }
 
   // ---- reads (any thread) ----
   // Plans a read of `n` messages (kLatest/kBefore/kAfter) or of one (kGet) around `seq`.

@@ -7,7 +7,7 @@
 //     for sealing);
 //   - a 24-byte ref per (conversation, batch): the first seq of the
 //     conversation in that batch, the batch's position and size, and a link
-//     to the conversation's previous ref — in chunks of 8192, so growing
+//     to the conversation's previous ref — in chunks of 1024, so growing
 //     never copies and never holds twice the memory.
 // The conversation's last seq is the directory's (the tail is the newest
 // segment), so a ref's run ends where the next newer one starts.
@@ -29,7 +29,7 @@ namespace warbler::engine {
 class TailIndex {
  public:
   static constexpr uint32_t kNoRef = 0xFFFFFFFFu;
-  static constexpr size_t kChunkRefs = 8192;
+  static constexpr size_t kChunkRefs = 1024;  // 24 KiB
 
   struct Ref {
     uint64_t first_seq = 0;
@@ -79,6 +79,8 @@ class TailIndex {
   size_t conversations() const { return slots_.size(); }
   size_t refs() const { return count_; }
   size_t memory_bytes() const { return slots_.memory_bytes() + chunks_.size() * kChunkRefs * sizeof(Ref); }
+  // memory_bytes() but for the unused part of the last chunk (what a budget counts).
+  size_t used_bytes() const { return slots_.memory_bytes() + count_ * sizeof(Ref); }
 
   void Clear() {
     slots_.Clear();

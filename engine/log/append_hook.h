@@ -57,6 +57,11 @@ class AppendHook {
   // The active segment [base, next_offset) is sealed and synced; called before
   // the next segment is created. An error keeps the log on the old segment.
   virtual Status OnSeal(PartitionLog* log, uint64_t segment_base, uint64_t next_offset) = 0;
+  // How full the hook's resident index of the active segment is against its
+  // budget (0 = no budget). From 1 on, the log seals the segment before its
+  // next group, as it does at the segment's size or age; from 1/2 on, it
+  // prepares the next segment file. Writer thread.
+  virtual double index_fill() const { return 0; }
   // The log was cut at `offset`; the state must become that of a log that
   // never held anything from `offset` on.
   virtual Status OnTruncate(PartitionLog* log, uint64_t offset) = 0;

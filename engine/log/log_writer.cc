@@ -391,18 +391,20 @@ Status PartitionLog::MaybeRoll(uint64_t incoming_bytes) {
   const bool full = write_pos_ + incoming_bytes > options_.segment_bytes;
   const uint64_t age_us = clock_->WallMicros() - std::min(clock_->WallMicros(), active.meta().created_wall_us);
   const bool old = options_.segment_age_ms > 0 && age_us >= options_.segment_age_ms * 1000;
+  const double index_fill = options_.hook != nullptr ? options_.hook->index_fill() : 0;
+  const bool index_full = index_fill >= 1;
   if (preparer_ != nullptr && !preparer_->started() &&
-      (write_pos_ + incoming_bytes >= options_.segment_bytes / 2 ||
+      (write_pos_ + incoming_bytes >= options_.segment_bytes / 2 || index_fill >= 0.5 ||
        (options_.segment_age_ms > 0 && age_us >= options_.segment_age_ms * 750))) {
     preparer_->Start();  // the next segment, ready long before this one is full or old
   }
-  if (!has_data || (!full && !old)) return Status::Ok();
+  if (!has_data || (!full && !old && !index_full)) return Status::Ok();
   CompleteAll();
   if (write_pos_ <= format::kSegmentHeaderSize) return Status::Ok();
-  return Roll();
+  return Roll(full ? "size" : old ? "age" : "index");
 }
 
-Status PartitionLog::Roll() {
+Status PartitionLog::Roll(const char* reason) {
   std::shared_ptr<Segment> old = segments_.back();
   // Seal: cut preallocated space and stale bytes, make everything durable, write the index.
   WB_RETURN_IF_ERROR(old->file()->Truncate(write_pos_));
@@ -435,6 +437,7 @@ Status PartitionLog::Roll() {
   WB_LOG(kInfo, "segment_rolled")
       .Kv("dir", dir_)
       .Kv("sealed", old->path())
+      .Kv("reason", reason)
       .Kv("bytes", old->data_end)
       .Kv("next_offset", next_offset_);
   return Status::Ok();

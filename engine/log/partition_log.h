@@ -177,7 +177,7 @@ class PartitionLog {
   void CompleteAll();
   void FailPipeline(const Status& first_error);
   Status MaybeRoll(uint64_t incoming_bytes);
-  Status Roll();
+  Status Roll(const char* reason);  // reason: "size", "age" or "index" (for the log line)
   // Makes the segment at `base` the active one: the prepared file if one is
   // ready, else a file created here. The caller syncs the directory.
   Status InstallNextSegment(uint64_t base);

@@ -25,6 +25,9 @@ namespace {
 constexpr size_t kMaxReadCountCap = 10000;
 constexpr uint64_t kMaxDedupWindowMs = 7ull * 24 * 3600 * 1000;
 constexpr size_t kMaxDedupEntries = 16u << 20;
+// A partition's tail index budget is at least this, whatever the partition
+// count: below it, segments would seal every few groups.
+constexpr size_t kMinTailIndexBytesPerPartition = 256u << 10;
 
 Status CheckName(std::string_view what, std::string_view v) {
   if (v.empty() || v.size() > 255) {
@@ -82,6 +85,11 @@ class StoreImpl final : public Store {
       co.clock = internals.clock;
       // As many records as this partition's share of the cache holds at
       // about 256 bytes each (IM-1's message size).
+      co.tail_index_max_bytes =
+          internals.tail_index_bytes_per_partition != 0
+              ? internals.tail_index_bytes_per_partition
+              : std::max<size_t>(options_.tail_index_bytes / std::max<uint32_t>(options_.partitions, 1),
+                                 kMinTailIndexBytesPerPartition);
       co.recent_warm_records = options_.recent_cache_bytes / std::max<uint32_t>(options_.partitions, 1) / 256;
       states_.push_back(std::make_unique<ConvState>(fs_, layout::PartitionDir(dir, p), co, &cache_, &recent_));
       return states_.back().get();
@@ -581,6 +589,9 @@ Status ValidateStoreOptions(const StoreOptions& o) {
   }
   if (o.dedup_max_entries < 1 || o.dedup_max_entries > kMaxDedupEntries) {
     return Status::InvalidArgument("dedup_max_entries must be within 1..16777216");
+  }
+  if (o.tail_index_bytes < (1u << 20) || o.tail_index_bytes > (16ull << 30)) {
+    return Status::InvalidArgument("tail_index_bytes must be within 1 MiB .. 16 GiB");
   }
   if (o.dictionary_sample_bytes < (16u << 10) || o.dictionary_sample_bytes > (16u << 20)) {
     return Status::InvalidArgument("dictionary_sample_bytes must be within 16 KiB .. 16 MiB");

@@ -21,6 +21,9 @@ struct StoreInternals {
   // Overrides of log tuning not exposed in StoreOptions (tests, benchmarks).
   uint32_t linger_us = 0;
   size_t max_inflight_groups = 2;
+  // Tail index budget per partition, bytes, in place of the share of
+  // StoreOptions::tail_index_bytes (and its floor); 0 = that share.
+  size_t tail_index_bytes_per_partition = 0;
 };
 
 // Checks every option against its documented range (docs/index.md).

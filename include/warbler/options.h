@@ -51,6 +51,12 @@ struct StoreOptions {
   // stays resident: ~8 × dictionary_max_bytes (124 KiB for 16 KiB at level
   // 1), so 256 of them take ~31 MiB.
   uint32_t dictionary_max_count = 256;          // 0 .. 65535
+  // Memory for the index of the partitions' unsealed segments, bytes across
+  // the store (docs/index.md "Resident state"): a partition seals its active
+  // segment (writing its .cix) once its tail index reaches its share,
+  // tail_index_bytes / partitions, as it would at segment_bytes. Bounds both
+  // that memory and what open has to scan. 1 MiB .. 16 GiB.
+  size_t tail_index_bytes = 64u << 20;
   size_t queue_capacity = 65536;          // pending appends per partition
   IoBackend io = IoBackend::kAuto;
   RecoveryMode recovery = RecoveryMode::kStrict;

@@ -7,6 +7,7 @@
 #include <string>
 
 #include "base/clock.h"
+#include "engine/layout.h"
 #include "engine/store/store_impl.h"
 #include "io/mem_fs.h"
 #include "tests/test_keys.h"
@@ -253,6 +254,56 @@ TEST_F(StoreTest, SealedSegmentsAreIndexedAndSurviveReopen) {
   StoreStats st = store_->Stats();
   EXPECT_EQ(st.conversations, 37u);
   EXPECT_GT(st.bytes_on_disk, 4000u * 1500 / 4);  // compressed, but there
+}
+
+TEST_F(StoreTest, TailIndexBudgetSealsSegments) {
+  // Small messages over many conversations fill a 64 KiB tail index long
+  // before a 1 MiB segment fills: the index budget, not the size, seals.
+  ASSERT_TRUE(store_->Close().ok());
+  store_.reset();
+  StoreInternals in;
+  in.fs = fs_.get();
+  in.clock = &clock_;
+  in.tail_index_bytes_per_partition = 64u << 10;
+  auto opened = OpenStore(options_, "/db", in);
+  ASSERT_TRUE(opened.ok()) << opened.status().ToString();
+  store_ = std::move(*opened);
+  std::map<std::string, uint64_t> last;
+  uint64_t max_tail = 0;
+  for (int i = 0; i < 12000; ++i) {
+    std::string conv = "c" + std::to_string((i * 7919) % 3000);
+    EXPECT_EQ(Send(conv, "m" + std::to_string(i)).seq, ++last[conv]);
+    max_tail = std::max(max_tail, store_->Stats().tail_index_bytes);
+  }
+  // Per partition: the budget plus what one group (one message here) adds.
+  EXPECT_LE(max_tail, 2 * ((64u << 10) + (32u << 10)));
+  size_t cix = 0;
+  for (uint32_t p = 0; p < options_.partitions; ++p) {
+    auto names = fs_->List(layout::PartitionDir("/db", p));
+    ASSERT_TRUE(names.ok());
+    for (const auto& n : *names) cix += n.ends_with(".cix") ? 1 : 0;
+  }
+  EXPECT_GE(cix, 4u);  // several seals per partition, none by size
+  auto check = [&] {
+    for (const auto& [conv, n] : last) {
+      auto all = store_->After({"t", conv}, 0, 1000);
+      ASSERT_TRUE(all.ok()) << all.status().ToString();
+      ASSERT_EQ(all->size(), n) << conv;
+      for (size_t k = 0; k < n; ++k) EXPECT_EQ((*all)[k].seq, k + 1);
+      auto latest = store_->Latest({"t", conv}, 2);
+      ASSERT_TRUE(latest.ok());
+      EXPECT_EQ(latest->back().seq, n);
+    }
+  };
+  check();
+  ASSERT_TRUE(store_->Close().ok());
+  store_.reset();
+  opened = OpenStore(options_, "/db", in);
+  ASSERT_TRUE(opened.ok()) << opened.status().ToString();
+  store_ = std::move(*opened);
+  EXPECT_LE(store_->Stats().tail_index_bytes, 2 * ((64u << 10) + (32u << 10)));
+  check();
+  EXPECT_EQ(Send("c0", "after").seq, last["c0"] + 1);
 }
 
 TEST_F(StoreTest, MissingIndexFileIsRebuilt) {

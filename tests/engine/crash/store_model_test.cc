@@ -211,6 +211,8 @@ void StoreModel::Setup() {
   internals_.clock = &clock_;
   internals_.max_inflight_groups = rng_.Range(1, 3);
   internals_.linger_us = rng_.OneIn(4) ? 100 : 0;
+  // One seed in three seals by the tail index budget (every ~20 conversation-batches).
+  internals_.tail_index_bytes_per_partition = rng_.OneIn(3) ? 2u << 10 : 0;
   // Same names across tenants; NUL bytes; a tenant that is a prefix of another.
   std::vector<std::string> tenants = {"t", std::string("t\0x", 3), "tt"};
   tenants.resize(rng_.Range(1, 3));
