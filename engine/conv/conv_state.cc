@@ -52,20 +52,19 @@ void ConvState::Assign(Record* r, uint64_t offset) {
   ConvId dedup;
   if (!r->client_id.empty()) {
     dedup = MakeDedupId(id, r->client_id);
-    const DedupValue* orig = nullptr;
-    if (const DedupValue* p = pending_dedup_.Find(dedup)) {
-      orig = p;  // a retry inside the same group: it shares the original's fate
-    } else if (const DedupTable::Value* d = dedup_map_.Find(dedup);
-               d != nullptr && d->ts + options_.dedup_window_ms * 1000 >= r->timestamp_us) {
-      orig = d;
-    }
-    if (orig != nullptr) {
+    auto answer = [&](uint64_t seq, uint64_t ts, uint64_t orig_offset) {
       r->duplicate = true;
-      r->seq = orig->seq;
-      r->timestamp_us = orig->ts;
-      r->offset = orig->offset;
+      r->seq = seq;
+      r->timestamp_us = ts;
+      r->offset = orig_offset;
       duplicates_.fetch_add(1, std::memory_order_relaxed);
-      return;
+    };
+    if (const DedupValue* p = pending_dedup_.Find(dedup)) {
+      return answer(p->seq, p->ts, p->offset);  // a retry inside the same group: it shares the original's fate
+    }
+    if (const DedupWindow::Entry* d = dedup_.Find(dedup);
+        d != nullptr && d->ts + options_.dedup_window_ms * 1000 >= r->timestamp_us) {
+      return answer(d->seq, d->ts, d->offset);
     }
   }
   uint64_t last_seq = 0, last_ts = 0;
@@ -147,24 +146,18 @@ void ConvState::ApplyDurable(const ConvId& id, uint64_t seq, uint64_t ts, uint64
 }
 
 void ConvState::AddDedup(const ConvId& dedup, uint64_t seq, uint64_t ts, uint64_t offset) {
-  if (dedup_fifo_only_) {  // recovery: the map is built once, from what survives
-    dedup_fifo_.push_back({dedup, seq, ts, offset});
-    if (dedup_fifo_.size() > options_.dedup_max_entries) dedup_fifo_.pop_front();
-    return;
-  }
-  dedup_map_.Put(dedup, {seq, ts, offset});  // an expired id used again: the newest wins
-  dedup_fifo_.push_back({dedup, seq, ts, offset});
+  // The count bound at once (so the ring never outgrows it); age at ExpireDedup.
+  if (dedup_.size() >= options_.dedup_max_entries) dedup_.PopFront();
+  dedup_.Push({dedup, seq, ts, offset});  // an expired id used again: the newest wins
 }
 
 void ConvState::ExpireDedup(uint64_t now_us) {
   const uint64_t window_us = options_.dedup_window_ms * 1000;
-  while (!dedup_fifo_.empty() && (dedup_fifo_.size() > options_.dedup_max_entries ||
-                                  dedup_fifo_.front().ts + window_us < now_us)) {
-    const cix::DedupEntry& old = dedup_fifo_.front();
-    if (!dedup_fifo_only_) dedup_map_.EraseIfOffset(old.id, old.offset);  // else: no map yet
-    dedup_fifo_.pop_front();
+  while (!dedup_.empty() &&
+         (dedup_.size() > options_.dedup_max_entries || dedup_.front().ts + window_us < now_us)) {
+    dedup_.PopFront();
   }
-  dedup_count_.store(dedup_fifo_.size(), std::memory_order_relaxed);
+  dedup_count_.store(dedup_.size(), std::memory_order_relaxed);
 }
 
 // ---- sealing ----
@@ -195,7 +188,7 @@ Result<std::shared_ptr<ConvState::CixHandle>> ConvState::WriteTailIndex(uint64_t
 
   std::string buf(cix::kHeaderSize, '\0');
   buf.reserve(cix::kHeaderSize + tail_.conversations() * cix::kRunsEntryFixed + tail_.refs() * cix::kRefSize +
-              directory_.size() * cix::kDirEntrySize + dedup_fifo_.size() * cix::kDedupEntrySize + 64);
+              directory_.size() * cix::kDirEntrySize + dedup_.size() * cix::kDedupEntrySize + 64);
   cix::RunsEntry e;
   for (TailIndex::Slot* t : convs) {
     const DirEntry* d = directory_.Find(t->id);
@@ -231,9 +224,9 @@ Result<std::shared_ptr<ConvState::CixHandle>> ConvState::WriteTailIndex(uint64_t
   });
   cix::AppendSectionChecksum(start, &buf);
   ExpireDedup(clock_->WallMicros());
-  h.dedup_count = dedup_fifo_.size();
+  h.dedup_count = dedup_.size();
   start = buf.size();
-  for (const cix::DedupEntry& d : dedup_fifo_) cix::AppendDedupEntry(d, &buf);
+  dedup_.ForEach([&](const cix::DedupEntry& d) { cix::AppendDedupEntry(d, &buf); });
   cix::AppendSectionChecksum(start, &buf);
   std::string header;
   cix::EncodeHeader(h, &header);
@@ -278,8 +271,7 @@ void ConvState::ResetLocked() {
   pending_.clear();
   pending_last_.Clear();
   pending_dedup_.Clear();
-  dedup_fifo_.clear();
-  dedup_map_.Clear();
+  dedup_.Clear();
   dedup_count_.store(0);
   max_ts_ = 0;
 }
@@ -309,6 +301,17 @@ Status ConvState::LoadSnapshot(const CixHandle& h, const cix::Header& header) {
 Status ConvState::Recover(PartitionLog* log) {
   std::unique_lock lock(mu_);
   ResetLocked();
+  // Until the scan ends, client ids only go through the window's ring
+  // (bounded by count and age as they come); the index is built once at the
+  // end from the entries that survive — not updated for every record of a
+  // large tail. (Nothing looks ids up before: appends start after Recover.)
+  dedup_.SetIndexed(false);
+  struct Reindex {
+    DedupWindow* window;
+    ~Reindex() {
+      if (!window->indexed()) window->SetIndexed(true);  // an early error return
+    }
+  } reindex{&dedup_};
   const std::vector<PartitionLog::SegmentInfo> segs = log->segments();
   WB_ASSERT(!segs.empty());
   std::map<uint64_t, const PartitionLog::SegmentInfo*> sealed;
@@ -373,8 +376,7 @@ Status ConvState::Recover(PartitionLog* log) {
           .Kv("segment", snapshot->header.segment_base)
           .Kv("error", s.ToString());
       directory_.Clear();
-      dedup_fifo_.clear();
-      dedup_map_.Clear();
+      dedup_.Clear();
       max_ts_ = 0;
       snapshot = nullptr;
     }
@@ -388,12 +390,6 @@ Status ConvState::Recover(PartitionLog* log) {
     scan_from = snapshot->header.segment_next;
   }
   tail_base_ = scan_from;
-  // While scanning, client ids only go through the window's FIFO (bounded by
-  // count and age as they come); the map is built once at the end from the
-  // entries that survive — not inserted and erased for every record of a
-  // large tail.
-  dedup_fifo_only_ = true;
-  dedup_map_.Clear();
   // Rescan what the snapshot does not cover: sealed segments without an index
   // (they get one) and the unsealed tail.
   uint64_t records = 0;
@@ -429,9 +425,7 @@ Status ConvState::Recover(PartitionLog* log) {
     ExpireDedup(max_ts_);
     return Status::Ok();
   });
-  dedup_fifo_only_ = false;
-  dedup_map_.Reserve(dedup_fifo_.size());
-  for (const cix::DedupEntry& d : dedup_fifo_) dedup_map_.Put(d.id, {d.seq, d.ts, d.offset});  // newest wins
+  dedup_.SetIndexed(true);
   WB_RETURN_IF_ERROR(s);
   if (tail_base_ != segs.back().base) WB_RETURN_IF_ERROR(SealTail(segs.back().base, false));
   ExpireDedup(clock_->WallMicros());
@@ -440,7 +434,7 @@ Status ConvState::Recover(PartitionLog* log) {
       .Kv("conversations", directory_.size())
       .Kv("snapshot_segment", snapshot != nullptr ? std::to_string(snapshot->header.segment_base) : "none")
       .Kv("records_scanned", records)
-      .Kv("dedup_entries", dedup_fifo_.size());
+      .Kv("dedup_entries", dedup_.size());
   return Status::Ok();
 }
 

@@ -23,6 +23,7 @@
 #include "engine/conv/cix.h"
 #include "engine/conv/conv_id.h"
 #include "engine/conv/dedup_table.h"
+#include "engine/conv/dedup_window.h"
 #include "engine/conv/directory.h"
 #include "engine/conv/read_range.h"
 #include "engine/conv/recent_cache.h"
@@ -162,11 +163,9 @@ class ConvState final : public AppendHook {
   // segment grows instead.
   std::shared_ptr<CixHandle> unpublished_;
   uint64_t unpublished_next_ = 0;
-  std::deque<cix::DedupEntry> dedup_fifo_;
-  DedupTable dedup_map_;
+  DedupWindow dedup_;
   uint64_t max_ts_ = 0;
   bool recovered_once_ = false;  // the first Recover (at open) warms the recent cache
-  bool dedup_fifo_only_ = false;  // Recover's scan: dedup_map_ is built after it
 
   std::atomic<size_t> dedup_count_{0};
   std::atomic<uint64_t> duplicates_{0};

@@ -1,11 +1,8 @@
-// DedupTable: the dedup window's index, client-message dedup id → (seq,
-// timestamp, offset) of its newest durable original. Open addressing with
-// linear probing and backward-shift deletion in 40-byte slots, at most 3/4
-// full: no allocation per entry (the node-based map it replaces allocated and
-// freed one per append, and its lookups were the largest item of the async
-// append profile). The window bounds the entries (dedup_max_entries), so the
-// table is at most ~107 B per entry including its slack. ConvState also keys
-// its pending assignments by conversation id and by dedup id with it.
+// DedupTable: a map from a 128-bit id to (seq, timestamp, offset), for
+// ConvState's pending assignments (by conversation id and by dedup id).
+// Open addressing with linear probing and backward-shift deletion in
+// 40-byte slots, at most 3/4 full: no allocation per entry (the node-based
+// maps it replaces allocated and freed one per append).
 // Thread-safety: none; the owner (ConvState's writer thread) uses it alone.
 #pragma once
 
