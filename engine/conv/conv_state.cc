@@ -5,6 +5,7 @@
 #include "base/assert.h"
 #include "base/coding.h"
 #include "base/log.h"
+#include "engine/conv/warm_stage.h"
 #include "engine/layout.h"
 #include "engine/log/partition_log.h"
 
@@ -399,6 +400,7 @@ Status ConvState::Recover(PartitionLog* log) {
   // just evict them again (and slow a large reopen).
   const uint64_t end = log->next_offset();
   const uint64_t warm_from = end > options_.recent_warm_records ? end - options_.recent_warm_records : 0;
+  WarmStage warm(options_.recent_warm_bytes, RecentCache::kMaxMessages / 2);
   Status s = log->ForEachBatch(scan_from, [&](const BatchLocation& loc, const DecodedBatch& batch) {
     if (loc.segment_base != tail_base_) WB_RETURN_IF_ERROR(SealTail(loc.segment_base, false));
     for (const RecordView& r : batch.records) {
@@ -414,9 +416,7 @@ Status ConvState::Recover(PartitionLog* log) {
                    r.client_id.empty() ? ConvId{} : MakeDedupId(id, r.client_id), loc);
       // At open (no reader yet; later Recovers are truncations and clear the
       // cache), the scan warms the recent cache with the log's newest messages.
-      if (warm_recent && r.offset >= warm_from) {
-        recent_->Append(id, {r.seq, r.timestamp_us, r.offset, r.sender, r.client_id, r.body}, true);
-      }
+      if (warm_recent && r.offset >= warm_from) warm.Add(id, r);
       ++records;
     }
     // Keep the window at its bounds while scanning (an entry older than the
@@ -427,6 +427,7 @@ Status ConvState::Recover(PartitionLog* log) {
   });
   dedup_.SetIndexed(true);
   WB_RETURN_IF_ERROR(s);
+  if (warm_recent) warm.Feed(recent_);
   if (tail_base_ != segs.back().base) WB_RETURN_IF_ERROR(SealTail(segs.back().base, false));
   ExpireDedup(clock_->WallMicros());
   WB_LOG(kInfo, "conversations_recovered")

@@ -38,8 +38,10 @@ struct ConvStateOptions {
   uint64_t dedup_window_ms = 5 * 60 * 1000;
   size_t dedup_max_entries = 65536;
   Clock* clock = nullptr;  // nullptr = Clock::Real()
-  // Recovery at open feeds the newest this many records to the recent cache.
+  // Recovery at open feeds at most the newest this many records, and this
+  // many of their bytes, to the recent cache (engine/conv/warm_stage.h).
   uint64_t recent_warm_records = 0;
+  size_t recent_warm_bytes = 0;
   // Budget of the tail index (the in-memory index of the unsealed segment):
   // the log seals the segment when it is reached (index_fill). 0 = none.
   size_t tail_index_max_bytes = 0;

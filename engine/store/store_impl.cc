@@ -91,6 +91,7 @@ class StoreImpl final : public Store {
               : std::max<size_t>(options_.tail_index_bytes / std::max<uint32_t>(options_.partitions, 1),
                                  kMinTailIndexBytesPerPartition);
       co.recent_warm_records = options_.recent_cache_bytes / std::max<uint32_t>(options_.partitions, 1) / 256;
+      co.recent_warm_bytes = options_.recent_cache_bytes / std::max<uint32_t>(options_.partitions, 1);
       states_.push_back(std::make_unique<ConvState>(fs_, layout::PartitionDir(dir, p), co, &cache_, &recent_));
       return states_.back().get();
     };
