@@ -39,7 +39,11 @@ enum class RecoveryMode : uint8_t {
 };
 
 struct LogOptions {
-  // A segment rolls when the next group would pass this size. Default 256 MiB;
+  // A segment rolls when the next group would pass its capacity: this size,
+  // except that a new log's segments ramp up to it — the first is 8 MiB (or
+  // this size if smaller), each next one twice the previous — so the first
+  // segment can be zero-filled inside Open and the preparer's zero-filling
+  // stays proportional to the data written. Default 256 MiB;
   // limits::kMinSegmentBytes (1 MiB) .. limits::kMaxSegmentBytes (4 GiB).
   uint64_t segment_bytes = 256ull << 20;
   // ... or when the active segment is older than this, in ms (0 = never). Default 7 days.
@@ -48,7 +52,9 @@ struct LogOptions {
   // fdatasync that overwrites written blocks commits no extent metadata and
   // costs about half of one into fallocated (unwritten) space on ext4
   // (docs/benchmarks.md). The zeros are written by the background preparer
-  // (below); only a partition's first segment is zero-filled inside Open.
+  // (below); only a new partition's first (8 MiB) segment is zero-filled
+  // inside Open. (It used to be fallocated there, so a new store ran its
+  // first 256 MiB per partition on the slower syncs.)
   Preallocate preallocate = Preallocate::kZeroFill;
   // Prepare the next segment file (space reserved per `preallocate`, synced)
   // on a background thread once the active one is half full or 3/4 of its

@@ -388,15 +388,15 @@ Status PartitionLog::SyncIfDue(bool force) {
 Status PartitionLog::MaybeRoll(uint64_t incoming_bytes) {
   const Segment& active = *segments_.back();
   const bool has_data = write_pos_ > format::kSegmentHeaderSize;
-  const bool full = write_pos_ + incoming_bytes > options_.segment_bytes;
+  const bool full = write_pos_ + incoming_bytes > active_capacity_;
   const uint64_t age_us = clock_->WallMicros() - std::min(clock_->WallMicros(), active.meta().created_wall_us);
   const bool old = options_.segment_age_ms > 0 && age_us >= options_.segment_age_ms * 1000;
   const double index_fill = options_.hook != nullptr ? options_.hook->index_fill() : 0;
   const bool index_full = index_fill >= 1;
   if (preparer_ != nullptr && !preparer_->started() &&
-      (write_pos_ + incoming_bytes >= options_.segment_bytes / 2 || index_fill >= 0.5 ||
+      (write_pos_ + incoming_bytes >= active_capacity_ / 2 || index_fill >= 0.5 ||
        (options_.segment_age_ms > 0 && age_us >= options_.segment_age_ms * 750))) {
-    preparer_->Start();  // the next segment, ready long before this one is full or old
+    preparer_->Start(NextCapacity());  // the next segment, ready long before this one is full or old
   }
   if (!has_data || (!full && !old && !index_full)) return Status::Ok();
   CompleteAll();
@@ -406,6 +406,7 @@ Status PartitionLog::MaybeRoll(uint64_t incoming_bytes) {
 
 Status PartitionLog::Roll(const char* reason) {
   std::shared_ptr<Segment> old = segments_.back();
+  const uint64_t old_capacity = active_capacity_;
   // Seal: cut preallocated space and stale bytes, make everything durable, write the index.
   WB_RETURN_IF_ERROR(old->file()->Truncate(write_pos_));
   WB_RETURN_IF_ERROR(old->file()->Sync());
@@ -426,6 +427,7 @@ Status PartitionLog::Roll(const char* reason) {
       (void)fs_->Remove(segments_.back()->path());
       segments_.pop_back();
     }
+    active_capacity_ = old_capacity;
     return s.WithContext("rolling segment of " + dir_);
   }
   {
@@ -451,7 +453,7 @@ Status PartitionLog::InstallNextSegment(uint64_t base) {
     const Preallocate p = preparer_ != nullptr && options_.preallocate == Preallocate::kZeroFill
                               ? Preallocate::kFallocate
                               : options_.preallocate;
-    WB_RETURN_IF_ERROR(CreateSegment(base, p));
+    WB_RETURN_IF_ERROR(CreateSegment(base, p, NextCapacity()));
     metrics_.segments_created.fetch_add(1);
     return Status::Ok();
   }
@@ -462,6 +464,7 @@ Status PartitionLog::InstallNextSegment(uint64_t base) {
     std::lock_guard lock(mu_);
     segments_.push_back(std::move(seg));
   }
+  active_capacity_ = preparer_->bytes();
   metrics_.segments_prepared.fetch_add(1);
   return Status::Ok();
 }
@@ -527,6 +530,7 @@ Status PartitionLog::RunTruncate(uint64_t offset) {
   }
   write_pos_ = dirty_end_ = pos;
   next_offset_ = offset;
+  WB_RETURN_IF_ERROR(MeasureActiveCapacity());
   WB_LOG(kWarn, "log_truncated").Kv("dir", dir_).Kv("offset", offset).Kv("position", pos);
   if (options_.hook != nullptr) return options_.hook->OnTruncate(this, offset);
   return Status::Ok();

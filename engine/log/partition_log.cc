@@ -42,13 +42,12 @@ Status CheckOptions(const LogOptions& o) {
   return Status::Ok();
 }
 
-// A partition's first segment is made while Open waits: zero-filling 256 MiB
-// there would take ~0.2 s per partition, so it is fallocated, and the
-// background preparer zero-fills the segments after it.
-Preallocate FirstSegmentPreallocate(const LogOptions& o) {
-  return o.preallocate == Preallocate::kZeroFill && o.prepare_next_segment ? Preallocate::kFallocate
-                                                                             : o.preallocate;
-}
+// A new log's first segment is made while Open waits, so it is small
+// (zero-filling 256 MiB would take ~0.2-1 s per partition, and fallocated
+// space costs every fdatasync in it a metadata commit); the segments after
+// it double in size up to segment_bytes, so the background preparer's
+// zero-filling stays proportional to what was written.
+constexpr uint64_t kFirstSegmentBytes = 8u << 20;
 
 }  // namespace
 
@@ -84,8 +83,8 @@ Result<std::unique_ptr<PartitionLog>> PartitionLog::Open(io::FileSystem* fs, std
   if (!log->read_only_) {
     WB_ASSIGN_OR_RETURN(log->ioq_, fs->NewQueue());
     if (options.prepare_next_segment) {
-      log->preparer_ = std::make_unique<SegmentPreparer>(
-          fs, layout::PreparedSegmentPath(log->dir_), options.segment_bytes, options.preallocate);
+      log->preparer_ = std::make_unique<SegmentPreparer>(fs, layout::PreparedSegmentPath(log->dir_),
+                                                         options.preallocate);
     }
     log->last_sync_ns_ = log->clock_->NowNanos();
     log->writer_ = std::thread([l = log.get()] { l->WriterLoop(); });
@@ -127,7 +126,7 @@ Status PartitionLog::Recover() {
                       CommittedMark::Open(fs_, layout::CommittedPath(dir_), read_only_));
   if (bases.empty()) {
     if (read_only_) return Status::NotFound("no segments in " + dir_);
-    WB_RETURN_IF_ERROR(CreateSegment(0, FirstSegmentPreallocate(options_)));
+    WB_RETURN_IF_ERROR(CreateSegment(0, options_.preallocate, NextCapacity()));
   }
   for (size_t i = 0; !bases.empty() && i + 1 < bases.size(); ++i) {
     std::shared_ptr<Segment> seg;
@@ -144,7 +143,7 @@ Status PartitionLog::Recover() {
   if (removed) {
     // A torn roll: the new segment never got its header. The previous one is active again.
     if (segments_.empty()) {
-      WB_RETURN_IF_ERROR(CreateSegment(bases.back(), FirstSegmentPreallocate(options_)));
+      WB_RETURN_IF_ERROR(CreateSegment(bases.back(), options_.preallocate, NextCapacity()));
     } else {
       std::shared_ptr<Segment> prev = segments_.back();
       segments_.pop_back();
@@ -154,6 +153,7 @@ Status PartitionLog::Recover() {
   if (!read_only_) WB_RETURN_IF_ERROR(fs_->SyncDir(dir_));
   const Segment& active = *segments_.back();
   write_pos_ = dirty_end_ = active.data_end;
+  WB_RETURN_IF_ERROR(MeasureActiveCapacity());
   next_offset_ = acked_next_ = active.next_offset;
   if (committed() > acked_next_) {
     return Status::Corruption(dir_ + ": committed mark " + std::to_string(committed()) +
@@ -295,13 +295,29 @@ Status PartitionLog::WriteIndex(Segment* seg) {
   return io::WriteFileAtomically(fs_, path, layout::TempPath(path), AsBytes(bytes), "");
 }
 
-Status PartitionLog::CreateSegment(uint64_t base, Preallocate prealloc) {
+Status PartitionLog::CreateSegment(uint64_t base, Preallocate prealloc, uint64_t bytes) {
   SegmentMeta meta{partition_, base, uuid_, clock_->WallMicros()};
-  WB_ASSIGN_OR_RETURN(auto seg, Segment::Create(fs_, layout::SegmentPath(dir_, base), meta,
-                                                options_.segment_bytes, prealloc,
+  WB_ASSIGN_OR_RETURN(auto seg, Segment::Create(fs_, layout::SegmentPath(dir_, base), meta, bytes, prealloc,
                                                 options_.index_interval_bytes));
   std::lock_guard lock(mu_);
   segments_.push_back(std::move(seg));
+  active_capacity_ = bytes;
+  return Status::Ok();
+}
+
+uint64_t PartitionLog::NextCapacity() const {
+  if (active_capacity_ == 0) return std::min(options_.segment_bytes, kFirstSegmentBytes);
+  return std::min(options_.segment_bytes, 2 * active_capacity_);
+}
+
+Status PartitionLog::MeasureActiveCapacity() {
+  // Reserved space past the data is the capacity the segment was made with
+  // (at least the first segment's). A file that ends at its data (no
+  // preallocation, or a sealed segment reopened by a truncation) or a little
+  // after it (a torn tail that open zeroed) grows up to segment_bytes.
+  WB_ASSIGN_OR_RETURN(uint64_t size, segments_.back()->file()->Size());
+  const bool reserved = size > write_pos_ && size >= std::min(options_.segment_bytes, kFirstSegmentBytes);
+  active_capacity_ = reserved ? std::min(size, options_.segment_bytes) : options_.segment_bytes;
   return Status::Ok();
 }
 

@@ -159,7 +159,14 @@ class PartitionLog {
   Status OpenActive(uint64_t base, bool* removed_torn_roll);
   Status HandleDamage(Segment* seg, const ScanResult& scan);
   Status WriteIndex(Segment* seg);
-  Status CreateSegment(uint64_t base, Preallocate prealloc);
+  // Creates segment `base` with `bytes` of space reserved per `prealloc`; it
+  // becomes the active one, of that capacity.
+  Status CreateSegment(uint64_t base, Preallocate prealloc, uint64_t bytes);
+  // The capacity of the next segment: segments of a new log ramp up from
+  // kFirstSegmentBytes, each twice the previous, to segment_bytes.
+  uint64_t NextCapacity() const;
+  // The active segment's capacity from its file (after open or truncation).
+  Status MeasureActiveCapacity();
 
   // ---- writer (log_writer.cc) ----
   void WriterLoop();
@@ -212,6 +219,7 @@ class PartitionLog {
   std::deque<std::unique_ptr<Group>> inflight_;
   std::vector<Request> spare_requests_;  // empty; the capacity of a completed group, for reuse
   uint64_t write_pos_ = 0;    // where the next group goes in the active segment
+  uint64_t active_capacity_ = 0;  // the active segment rolls before passing this
   uint64_t next_offset_ = 0;  // offset the next record gets
   uint64_t dirty_end_ = 0;    // [write_pos_, dirty_end_) holds stale bytes to zero
   uint64_t last_ts_ = 0;

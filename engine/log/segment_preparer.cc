@@ -4,20 +4,20 @@
 
 namespace warbler::engine {
 
-SegmentPreparer::SegmentPreparer(io::FileSystem* fs, std::string path, uint64_t segment_bytes,
-                                 Preallocate prealloc)
-    : fs_(fs), path_(std::move(path)), segment_bytes_(segment_bytes), prealloc_(prealloc) {}
+SegmentPreparer::SegmentPreparer(io::FileSystem* fs, std::string path, Preallocate prealloc)
+    : fs_(fs), path_(std::move(path)), prealloc_(prealloc) {}
 
 SegmentPreparer::~SegmentPreparer() { Discard(); }
 
-void SegmentPreparer::Start() {
+void SegmentPreparer::Start(uint64_t bytes) {
   if (started()) return;
+  bytes_ = bytes;
   done_.store(false);
   cancel_.store(false);
   thread_ = std::thread([this] {
     // A leftover of an earlier failed attempt would make the exclusive create fail.
     (void)fs_->Remove(path_);
-    result_ = Segment::CreateSpace(fs_, path_, segment_bytes_, prealloc_, &cancel_);
+    result_ = Segment::CreateSpace(fs_, path_, bytes_, prealloc_, &cancel_);
     done_.store(true, std::memory_order_release);
   });
 }

@@ -30,15 +30,15 @@ namespace warbler::engine {
 
 class SegmentPreparer {
  public:
-  SegmentPreparer(io::FileSystem* fs, std::string path, uint64_t segment_bytes,
-                  Preallocate prealloc);
+  SegmentPreparer(io::FileSystem* fs, std::string path, Preallocate prealloc);
   // Cancels a preparation in progress and removes the file (Discard).
   ~SegmentPreparer();
   SegmentPreparer(const SegmentPreparer&) = delete;
   SegmentPreparer& operator=(const SegmentPreparer&) = delete;
 
-  // Starts preparing unless a file is ready or being prepared. Never blocks.
-  void Start();
+  // Starts preparing a file of `bytes` unless one is ready or being
+  // prepared. Never blocks.
+  void Start(uint64_t bytes);
   // True from Start until the file is taken or discarded.
   bool started() const { return thread_.joinable() || file_ != nullptr; }
   // The prepared file if its preparation has finished OK; nullptr if none was
@@ -47,6 +47,8 @@ class SegmentPreparer {
   std::unique_ptr<io::File> TakeReady();
   // Cancels and waits for a preparation in progress; removes the file.
   void Discard();
+  // The size of the file TakeReady returned (what the last Start asked for).
+  uint64_t bytes() const { return bytes_; }
 
   const std::string& path() const { return path_; }
 
@@ -56,8 +58,8 @@ class SegmentPreparer {
 
   io::FileSystem* const fs_;
   const std::string path_;
-  const uint64_t segment_bytes_;
   const Preallocate prealloc_;
+  uint64_t bytes_ = 0;
 
   std::thread thread_;
   std::atomic<bool> done_{false};  // the thread has set result_

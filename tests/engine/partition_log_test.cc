@@ -96,6 +96,57 @@ TEST_F(PartitionLogTest, RollsSegmentsAndReadsAcrossThem) {
   EXPECT_EQ(ReadAllBodies(again.get(), 1499).size(), 1u);
 }
 
+TEST_F(PartitionLogTest, SegmentsOfANewLogRampUpToSegmentBytes) {
+  // 8, 16, 32 MiB, then 48 (segment_bytes): each zero-filled at its size,
+  // and a reopen keeps the active segment's size as its capacity. (Made at
+  // the roll: a background preparation may still be running at a roll, and
+  // its file, of the size asked for when it started, is taken at the next.)
+  LogOptions o = SmallLog();
+  o.segment_bytes = 48u << 20;
+  o.preallocate = Preallocate::kZeroFill;
+  o.prepare_next_segment = false;
+  o.batch.compress = false;
+  auto sizes = [&] {
+    std::vector<uint64_t> out;
+    auto names = fs_->List(kDir);
+    EXPECT_TRUE(names.ok());
+    std::vector<std::string> segs;
+    for (const auto& n : *names) {
+      if (layout::ParseSegmentName(n)) segs.push_back(n);
+    }
+    std::sort(segs.begin(), segs.end());
+    for (const auto& n : segs) out.push_back(*(*fs_->Open(std::string(kDir) + "/" + n, io::OpenOptions{}))->Size());
+    return out;
+  };
+  auto log = OpenLog(o);
+  ASSERT_NE(log, nullptr);
+  EXPECT_EQ(sizes(), (std::vector<uint64_t>{8u << 20}));
+  const std::string body(64u << 10, 'r');
+  uint64_t n = 0;
+  auto fill_to = [&](size_t segments) {
+    while (log->segment_count() < segments) {
+      ASSERT_TRUE(log->Append({Msg(body + std::to_string(n++))}).ok());
+    }
+  };
+  fill_to(2);
+  std::vector<uint64_t> got = sizes();
+  ASSERT_EQ(got.size(), 2u);
+  EXPECT_LE(got[0], 8u << 20);  // sealed: cut at its data
+  EXPECT_GT(got[0], 7u << 20);
+  EXPECT_EQ(got[1], 16u << 20);
+  log.reset();
+  log = OpenLog(o);  // the 16 MiB active segment keeps its capacity
+  fill_to(3);
+  got = sizes();
+  ASSERT_EQ(got.size(), 3u);
+  EXPECT_GT(got[1], 15u << 20);
+  EXPECT_LE(got[1], 16u << 20);
+  EXPECT_EQ(got[2], 32u << 20);
+  fill_to(4);
+  EXPECT_EQ(sizes().back(), 48u << 20);
+  EXPECT_EQ(ReadAllBodies(log.get(), n - 1), (std::vector<std::string>{body + std::to_string(n - 1)}));
+}
+
 TEST_F(PartitionLogTest, MissingIndexIsRebuilt) {
   LogOptions o = SmallLog();
   o.batch.compress = false;
