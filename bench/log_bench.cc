@@ -206,7 +206,6 @@ Row RunBlocking(const Config& cfg, io::FileSystem* fs, size_t bytes, int threads
                 const std::string& name) {
   CaseDir dir(cfg, "blocking");
   auto log = OpenLog(fs, dir.path(), o);
-  if (const char* e = std::getenv("WB_SETTLE_MS")) std::this_thread::sleep_for(std::chrono::milliseconds(atoi(e)));
   std::vector<std::vector<uint64_t>> lat(threads);
   std::atomic<bool> stop{false};
   std::vector<std::thread> workers;
