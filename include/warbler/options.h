@@ -56,7 +56,7 @@ struct StoreOptions {
   // segment (writing its .cix) once its tail index reaches its share,
   // tail_index_bytes / partitions, as it would at segment_bytes. Bounds both
   // that memory and what open has to scan. 1 MiB .. 16 GiB.
-  size_t tail_index_bytes = 64u << 20;
+  size_t tail_index_bytes = 32u << 20;
   size_t queue_capacity = 65536;          // pending appends per partition
   IoBackend io = IoBackend::kAuto;
   RecoveryMode recovery = RecoveryMode::kStrict;
