@@ -77,9 +77,10 @@ class ConvState final : public AppendHook {
   Status OnSeal(PartitionLog* log, uint64_t segment_base, uint64_t next_offset) override;
   Status OnTruncate(PartitionLog* log, uint64_t offset) override;
   double index_fill() const override {
-    return options_.tail_index_max_bytes == 0
-               ? 0
-               : static_cast<double>(tail_.used_bytes()) / static_cast<double>(options_.tail_index_max_bytes);
+    // A sealed segment's index stays in tail_ until its seal is published
+    // (the next segment's first durable batch): it is not the new segment's.
+    if (options_.tail_index_max_bytes == 0 || unpublished_ != nullptr) return 0;
+    return static_cast<double>(tail_.used_bytes()) / static_cast<double>(options_.tail_index_max_bytes);
   }
 
   // ---- reads (any thread) ----

@@ -3,6 +3,9 @@
 // sealed-segment index files and truncation rollback.
 #include <gtest/gtest.h>
 
+#include <condition_variable>
+#include <mutex>
+#include <algorithm>
 #include <map>
 #include <string>
 
@@ -277,6 +280,37 @@ TEST_F(StoreTest, TailIndexBudgetSealsSegments) {
   }
   // Per partition: the budget plus what one group (one message here) adds.
   EXPECT_LE(max_tail, 2 * ((64u << 10) + (32u << 10)));
+  // Then many appends in flight, so groups are pipelined across seals.
+  {
+    std::mutex mu;
+    std::condition_variable cv;
+    size_t inflight = 0;
+    Status first_error;
+    for (int i = 12000; i < 40000; ++i) {
+      std::string conv = "c" + std::to_string((i * 7919) % 3000);
+      ++last[conv];
+      std::string body = "m" + std::to_string(i);
+      AppendRequest r;
+      r.conversation = {"t", conv};
+      r.sender = "alice";
+      r.body = body;
+      {
+        std::unique_lock lock(mu);
+        cv.wait(lock, [&] { return inflight < 512; });
+        ++inflight;
+      }
+      Status s = store_->AppendAsync(r, [&](const Status& st, const AppendAck&) {
+        std::lock_guard lock(mu);
+        if (!st.ok() && first_error.ok()) first_error = st;
+        --inflight;
+        cv.notify_all();
+      });
+      ASSERT_TRUE(s.ok()) << s.ToString();
+    }
+    std::unique_lock lock(mu);
+    cv.wait(lock, [&] { return inflight == 0; });
+    ASSERT_TRUE(first_error.ok()) << first_error.ToString();
+  }
   size_t cix = 0;
   for (uint32_t p = 0; p < options_.partitions; ++p) {
     auto names = fs_->List(layout::PartitionDir("/db", p));
@@ -284,6 +318,19 @@ TEST_F(StoreTest, TailIndexBudgetSealsSegments) {
     for (const auto& n : *names) cix += n.ends_with(".cix") ? 1 : 0;
   }
   EXPECT_GE(cix, 4u);  // several seals per partition, none by size
+  // Each seal waits for its own tail to fill: no segment of a few records
+  // right after one (the sealed index stays in the tail index until the
+  // next segment's first batch is durable, and must not count for it).
+  for (uint32_t p = 0; p < options_.partitions; ++p) {
+    auto names = fs_->List(layout::PartitionDir("/db", p));
+    ASSERT_TRUE(names.ok());
+    std::vector<uint64_t> bases;
+    for (const auto& n : *names) {
+      if (auto b = layout::ParseSegmentName(n)) bases.push_back(*b);
+    }
+    std::sort(bases.begin(), bases.end());
+    for (size_t i = 1; i < bases.size(); ++i) EXPECT_GE(bases[i] - bases[i - 1], 500u) << "partition " << p;
+  }
   auto check = [&] {
     for (const auto& [conv, n] : last) {
       auto all = store_->After({"t", conv}, 0, 1000);
