@@ -1474,7 +1474,8 @@ int Main(int argc, char** argv) {
     if (std::string_view(argv[i]) == "--target") return net::RunNetworkIm1(argc, argv);
   }
   const Config cfg = ParseArgs(argc, argv);
-  SetLogLevel(LogLevel::kWarn);
+  // Quiet unless asked (WARBLER_LOG_LEVEL=info shows rolls, seals and opens).
+  if (std::getenv("WARBLER_LOG_LEVEL") == nullptr) SetLogLevel(LogLevel::kWarn);
   // IM-1 runs with encryption on (the default). The KEK comes from
   // WARBLER_KEK; when the caller gave none, a fixed bench-only key (set once,
   // before any fork or thread).

@@ -407,6 +407,7 @@ Status PartitionLog::MaybeRoll(uint64_t incoming_bytes) {
 Status PartitionLog::Roll(const char* reason) {
   std::shared_ptr<Segment> old = segments_.back();
   const uint64_t old_capacity = active_capacity_;
+  const uint64_t start_ns = clock_->NowNanos();
   // Seal: cut preallocated space and stale bytes, make everything durable, write the index.
   WB_RETURN_IF_ERROR(old->file()->Truncate(write_pos_));
   WB_RETURN_IF_ERROR(old->file()->Sync());
@@ -441,7 +442,8 @@ Status PartitionLog::Roll(const char* reason) {
       .Kv("sealed", old->path())
       .Kv("reason", reason)
       .Kv("bytes", old->data_end)
-      .Kv("next_offset", next_offset_);
+      .Kv("next_offset", next_offset_)
+      .Kv("ms", static_cast<double>(clock_->NowNanos() - start_ns) / 1e6);  // appends wait this long
   return Status::Ok();
 }
 
