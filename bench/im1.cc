@@ -1136,7 +1136,7 @@ void PrintWriteTable(Report& rep, const Config& cfg, const std::vector<EngineRun
              {"errors", 0, false}},
             rows);
   rep.Line(
-      "  du: allocated blocks of the store directory (Warbler fallocates its segments); data: "
+      "  du: allocated blocks of the store directory (Warbler reserves its segments' space ahead); data: "
       "Warbler StoreStats::bytes_on_disk (segment data + index files), RocksDB the sum of its "
       "file sizes; peak RSS: ru_maxrss of the writer process, harness included (harness: its RSS "
       "before the engine opened). The async row is one producer keeping N AppendAsync in flight.");
