@@ -6,6 +6,7 @@
 #include "base/checksum.h"
 #include "base/coding.h"
 #include "base/limits.h"
+#include "engine/layout.h"
 
 namespace warbler::engine {
 namespace {
@@ -113,15 +114,13 @@ Result<std::unique_ptr<io::File>> Segment::CreateSpace(io::FileSystem* fs, const
 Result<std::shared_ptr<Segment>> Segment::Create(io::FileSystem* fs, const std::string& path,
                                                  const SegmentMeta& meta, uint64_t segment_bytes,
                                                  Preallocate prealloc, uint32_t index_interval) {
-  WB_ASSIGN_OR_RETURN(auto file, CreateSpace(fs, path, segment_bytes, prealloc));
-  auto header = EncodeHeader(meta);
-  io::IoOp ops[2] = {io::IoOp::Write(file.get(), 0, header), io::IoOp::Sync(file.get())};
-  if (Status s = fs->Submit(ops); !s.ok()) {
-    (void)file->Close();
-    (void)fs->Remove(path);
-    return s;
-  }
-  return std::make_shared<Segment>(path, meta, std::move(file), index_interval);
+  // Made under a temp name and installed like a prepared file: a segment
+  // name never exists without a durable header, whoever syncs the directory
+  // meanwhile (a seal thread writing a .cix, the preparer).
+  const std::string tmp = layout::TempPath(path);
+  (void)fs->Remove(tmp);  // a leftover of a failed attempt
+  WB_ASSIGN_OR_RETURN(auto space, CreateSpace(fs, tmp, segment_bytes, prealloc));
+  return Install(fs, std::move(space), path, meta, index_interval);
 }
 
 Result<std::shared_ptr<Segment>> Segment::Install(io::FileSystem* fs, std::unique_ptr<io::File> space,
