@@ -33,7 +33,11 @@ ConvState::ConvState(io::FileSystem* fs, std::string partition_dir, const ConvSt
       cache_(cache),
       recent_(recent) {}
 
-ConvState::~ConvState() = default;
+ConvState::~ConvState() {
+  // A seal still being written: its .cix is complete or absent (atomic
+  // write); either way the next open finds what it needs.
+  if (sealing_ != nullptr && sealing_->thread.joinable()) sealing_->thread.join();
+}
 
 // ---- sequencing ----
 
@@ -88,11 +92,29 @@ void ConvState::OnDurable(std::span<const BatchLocation> batches) {
   const uint64_t end = batches.back().base_offset + batches.back().count;
   durable_.clear();
   std::unique_lock lock(mu_);
-  if (unpublished_ != nullptr) {
-    // The roll that OnSeal saw either went through (this is the next
-    // segment) or failed, and the log went on with the old segment.
-    if (batches.front().segment_base == unpublished_next_) PublishSeal(std::move(unpublished_), unpublished_next_);
-    unpublished_.reset();
+  if (sealing_ != nullptr) {
+    if (!sealing_->confirmed) {
+      // The roll that OnSeal saw either went through (this is the next
+      // segment) or failed, and the log went on with the old segment.
+      if (batches.front().segment_base == sealing_->next_offset) {
+        sealing_->confirmed = true;
+      } else {
+        UndoSeal();
+      }
+    }
+    if (sealing_ != nullptr && sealing_->confirmed && sealing_->done.load(std::memory_order_acquire)) {
+      if (sealing_->result.ok()) {
+        const Status published = FinishSeal();  // nothing left that can fail
+        WB_ASSERT(published.ok());
+      } else if (!sealing_->failure_logged) {
+        // Kept (reads use its tail index); the next seal writes it first.
+        sealing_->failure_logged = true;
+        WB_LOG(kWarn, "conversation_index_write_failed")
+            .Kv("dir", dir_)
+            .Kv("segment", sealing_->base)
+            .Kv("error", sealing_->result.status().ToString());
+      }
+    }
   }
   size_t b = 0;
   while (!pending_.empty() && pending_.front().offset < end) {
@@ -164,37 +186,100 @@ void ConvState::ExpireDedup(uint64_t now_us) {
 // ---- sealing ----
 
 Status ConvState::OnSeal(PartitionLog* /*log*/, uint64_t segment_base, uint64_t next_offset) {
+  if (sealing_ != nullptr) {
+    // Joined without the lock: readers need not wait for the thread.
+    if (sealing_->thread.joinable()) sealing_->thread.join();
+    std::unique_lock lock(mu_);
+    if (!sealing_->confirmed) {
+      UndoSeal();  // its roll failed and nothing was appended since
+    } else {
+      // The previous seal's .cix first: this one's runs entries link to it.
+      WB_RETURN_IF_ERROR(FinishSeal());
+    }
+  }
   WB_ASSERT(pending_.empty() && segment_base == tail_base_);
-  // Published only once the log is on the next segment (see unpublished_).
-  unpublished_.reset();
-  WB_ASSIGN_OR_RETURN(unpublished_, WriteTailIndex(next_offset));
-  unpublished_next_ = next_offset;
+  // Copies of what the .cix snapshots, made without the lock (only this
+  // thread mutates them): ~40 B per conversation, a few ms at a million.
+  auto job = std::make_unique<SealJob>();
+  job->base = tail_base_;
+  job->next_offset = next_offset;
+  job->ordinal = next_ordinal_;
+  job->directory = directory_;
+  job->dedup = DedupSnapshot();
+  {
+    std::unique_lock lock(mu_);
+    job->tail = std::move(tail_);
+    tail_ = TailIndex();
+    tail_base_ = next_offset;
+    sealing_ = std::move(job);
+  }
+  SealJob* j = sealing_.get();
+  j->thread = std::thread([this, j] {
+    j->result = WriteIndexFile(&j->tail, j->directory, j->dedup, j->base, j->next_offset, j->ordinal);
+    j->done.store(true, std::memory_order_release);
+  });
   return Status::Ok();
+}
+
+void ConvState::UndoSeal() {
+  SealJob& j = *sealing_;
+  if (j.thread.joinable()) j.thread.join();
+  WB_ASSERT(tail_.refs() == 0);
+  if (j.result.ok()) (void)fs_->Remove(layout::CixPath(dir_, j.base));  // not sealed after all
+  tail_ = std::move(j.tail);
+  tail_base_ = j.base;
+  sealing_.reset();
+}
+
+Status ConvState::FinishSeal() {
+  SealJob& j = *sealing_;
+  if (j.thread.joinable()) j.thread.join();
+  if (!j.result.ok()) {
+    WB_LOG(kWarn, "conversation_index_retry").Kv("dir", dir_).Kv("error", j.result.status().ToString());
+    j.result = WriteIndexFile(&j.tail, j.directory, j.dedup, j.base, j.next_offset, j.ordinal);
+    WB_RETURN_IF_ERROR(j.result.status());
+  }
+  PublishSeal(j.tail, std::move(*j.result));
+  sealing_.reset();
+  return Status::Ok();
+}
+
+std::vector<cix::DedupEntry> ConvState::DedupSnapshot() {
+  ExpireDedup(clock_->WallMicros());
+  std::vector<cix::DedupEntry> out;
+  out.reserve(dedup_.size());
+  dedup_.ForEach([&](const cix::DedupEntry& d) { out.push_back(d); });
+  return out;
 }
 
 Status ConvState::SealTail(uint64_t next_offset, bool lock) {
-  WB_ASSIGN_OR_RETURN(auto handle, WriteTailIndex(next_offset));
+  const std::vector<cix::DedupEntry> dedup = DedupSnapshot();
+  WB_ASSIGN_OR_RETURN(auto handle,
+                      WriteIndexFile(&tail_, directory_, dedup, tail_base_, next_offset, next_ordinal_));
   std::unique_lock<std::shared_mutex> guard(mu_, std::defer_lock);
   if (lock) guard.lock();
-  PublishSeal(std::move(handle), next_offset);
+  PublishSeal(tail_, std::move(handle));
+  tail_.Clear();
+  tail_base_ = next_offset;
   return Status::Ok();
 }
 
-Result<std::shared_ptr<ConvState::CixHandle>> ConvState::WriteTailIndex(uint64_t next_offset) {
-  const uint32_t ordinal = next_ordinal_;
+Result<std::shared_ptr<ConvState::CixHandle>> ConvState::WriteIndexFile(
+    TailIndex* tail, const ConvDirectory& directory, std::span<const cix::DedupEntry> dedup, uint64_t base,
+    uint64_t next_offset, uint32_t ordinal) {
   std::vector<TailIndex::Slot*> convs;
-  convs.reserve(tail_.conversations());
-  tail_.ForEach([&](TailIndex::Slot& t) { convs.push_back(&t); });
+  convs.reserve(tail->conversations());
+  tail->ForEach([&](TailIndex::Slot& t) { convs.push_back(&t); });
   std::sort(convs.begin(), convs.end(), [](const auto* a, const auto* b) { return a->id < b->id; });
 
   std::string buf(cix::kHeaderSize, '\0');
-  buf.reserve(cix::kHeaderSize + tail_.conversations() * cix::kRunsEntryFixed + tail_.refs() * cix::kRefSize +
-              directory_.size() * cix::kDirEntrySize + dedup_.size() * cix::kDedupEntrySize + 64);
+  buf.reserve(cix::kHeaderSize + tail->conversations() * cix::kRunsEntryFixed + tail->refs() * cix::kRefSize +
+              directory.size() * cix::kDirEntrySize + dedup.size() * cix::kDedupEntrySize + 64);
   cix::RunsEntry e;
   for (TailIndex::Slot* t : convs) {
-    const DirEntry* d = directory_.Find(t->id);
+    const DirEntry* d = directory.Find(t->id);
     WB_ASSERT(d != nullptr);
-    tail_.RefsOldestFirst(*t, &e.refs);
+    tail->RefsOldestFirst(*t, &e.refs);
     WB_ASSERT(!e.refs.empty());
     e.id = t->id;
     e.first_seq = e.refs.front().first_seq;
@@ -208,13 +293,13 @@ Result<std::shared_ptr<ConvState::CixHandle>> ConvState::WriteTailIndex(uint64_t
   cix::Header h;
   h.partition = options_.partition;
   h.ordinal = ordinal;
-  h.segment_base = tail_base_;
+  h.segment_base = base;
   h.segment_next = next_offset;
   h.runs_bytes = buf.size() - cix::kHeaderSize;
-  h.dir_count = directory_.size();
+  h.dir_count = directory.size();
   size_t start = buf.size();
-  directory_.ForEach([&](const DirEntry& d) {
-    if (const TailIndex::Slot* t = tail_.Find(d.id)) {
+  directory.ForEach([&](const DirEntry& d) {
+    if (const TailIndex::Slot* t = tail->Find(d.id)) {
       DirEntry copy = d;
       copy.ordinal = ordinal;
       copy.entry_pos8 = t->sealed_pos8;
@@ -224,38 +309,38 @@ Result<std::shared_ptr<ConvState::CixHandle>> ConvState::WriteTailIndex(uint64_t
     }
   });
   cix::AppendSectionChecksum(start, &buf);
-  ExpireDedup(clock_->WallMicros());
-  h.dedup_count = dedup_.size();
+  h.dedup_count = dedup.size();
   start = buf.size();
-  dedup_.ForEach([&](const cix::DedupEntry& d) { cix::AppendDedupEntry(d, &buf); });
+  for (const cix::DedupEntry& d : dedup) cix::AppendDedupEntry(d, &buf);
   cix::AppendSectionChecksum(start, &buf);
   std::string header;
   cix::EncodeHeader(h, &header);
   buf.replace(0, cix::kHeaderSize, header);
   WB_ASSERT(buf.size() == h.file_size());
 
-  // The roll syncs the directory once, after the next segment exists.
-  const std::string path = layout::CixPath(dir_, tail_base_);
+  // A seal at open is covered by the directory sync that ends recovery, the
+  // seal thread's by the next roll's. A crash before that may lose the file:
+  // open then rescans that segment and those after it (the snapshot is the
+  // newest .cix of the prefix of sealed segments that all have one).
+  const std::string path = layout::CixPath(dir_, base);
   WB_RETURN_IF_ERROR(io::WriteFileAtomically(fs_, path, layout::TempPath(path), AsBytes(buf), ""));
   io::OpenOptions ro;
   ro.read_only = true;
   auto handle = std::make_shared<CixHandle>();
-  handle->segment_base = tail_base_;
+  handle->segment_base = base;
   handle->ordinal = ordinal;
   handle->size = buf.size();
   WB_ASSIGN_OR_RETURN(handle->file, fs_->Open(path, ro));
   return handle;
 }
 
-void ConvState::PublishSeal(std::shared_ptr<CixHandle> handle, uint64_t next_offset) {
-  WB_ASSERT(handle->ordinal == next_ordinal_ && handle->segment_base == tail_base_);
-  tail_.ForEach([&](const TailIndex::Slot& t) {
+void ConvState::PublishSeal(const TailIndex& tail, std::shared_ptr<CixHandle> handle) {
+  WB_ASSERT(handle->ordinal == next_ordinal_);
+  tail.ForEach([&](const TailIndex::Slot& t) {
     DirEntry* d = directory_.Find(t.id);
     d->ordinal = handle->ordinal;
     d->entry_pos8 = t.sealed_pos8;
   });
-  tail_.Clear();
-  tail_base_ = next_offset;
   next_ordinal_ = handle->ordinal + 1;
   cix_[handle->ordinal] = std::move(handle);
 }
@@ -264,9 +349,14 @@ void ConvState::PublishSeal(std::shared_ptr<CixHandle> handle, uint64_t next_off
 
 void ConvState::ResetLocked() {
   directory_.Clear();
+  if (sealing_ != nullptr) {
+    // Recovery reads what is on disk: the .cix, if the thread wrote it, is
+    // used or removed like any other.
+    if (sealing_->thread.joinable()) sealing_->thread.join();
+    sealing_.reset();
+  }
   tail_.Clear();
   cix_.clear();
-  unpublished_.reset();
   next_ordinal_ = 0;
   ++generation_;
   pending_.clear();
@@ -492,19 +582,25 @@ Status ConvState::Plan(const ConvId& id, ReadKind kind, uint64_t seq, size_t n, 
     const uint64_t lo = r.lo, hi = r.hi;
     plan->lo = lo;
     plan->hi = hi;
-    // Tail refs newest first; each one's run ends where the next newer starts.
-    uint64_t tail_first = UINT64_MAX;
-    if (const TailIndex::Slot* t = tail_.Find(id)) {
-      uint64_t newer_first = e->last_seq + 1;
-      for (uint32_t i = t->head; i != TailIndex::kNoRef; i = tail_.ref(i).prev) {
-        const TailIndex::Ref& r = tail_.ref(i);
-        tail_first = r.first_seq;
-        if (newer_first - 1 < lo) break;  // this run and all older end below lo
-        if (r.first_seq <= hi) plan->batches.push_back({tail_base_, r.position, r.size, 0, 0});
+    // In-memory refs newest first — the active segment's, then those of a
+    // segment whose seal is still being written; each one's run ends where
+    // the next newer starts.
+    uint64_t newer_first = e->last_seq + 1;
+    uint64_t oldest_first = UINT64_MAX;  // first seq of the oldest ref visited
+    auto walk = [&](const TailIndex& tail, uint64_t base) {
+      const TailIndex::Slot* t = tail.Find(id);
+      if (t == nullptr) return true;
+      for (uint32_t i = t->head; i != TailIndex::kNoRef; i = tail.ref(i).prev) {
+        const TailIndex::Ref& r = tail.ref(i);
+        oldest_first = r.first_seq;
+        if (newer_first - 1 < lo) return false;  // this run and all older end below lo
+        if (r.first_seq <= hi) plan->batches.push_back({base, r.position, r.size, 0, 0});
         newer_first = r.first_seq;
       }
-    }
-    if (lo >= tail_first) return Status::Ok();
+      return true;
+    };
+    if (walk(tail_, tail_base_) && sealing_ != nullptr) walk(sealing_->tail, sealing_->base);
+    if (lo >= oldest_first) return Status::Ok();
     ordinal = e->ordinal;
     pos8 = e->entry_pos8;
   }
@@ -563,7 +659,7 @@ size_t ConvState::directory_bytes() const {
 
 size_t ConvState::tail_bytes() const {
   std::shared_lock lock(mu_);
-  return tail_.memory_bytes();
+  return tail_.memory_bytes() + (sealing_ != nullptr ? sealing_->tail.memory_bytes() : 0);
 }
 
 uint64_t ConvState::index_file_bytes() const {

@@ -15,7 +15,9 @@
 #include <map>
 #include <memory>
 #include <shared_mutex>
+#include <span>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "base/clock.h"
@@ -77,9 +79,8 @@ class ConvState final : public AppendHook {
   Status OnSeal(PartitionLog* log, uint64_t segment_base, uint64_t next_offset) override;
   Status OnTruncate(PartitionLog* log, uint64_t offset) override;
   double index_fill() const override {
-    // A sealed segment's index stays in tail_ until its seal is published
-    // (the next segment's first durable batch): it is not the new segment's.
-    if (options_.tail_index_max_bytes == 0 || unpublished_ != nullptr) return 0;
+    // tail_ is the active segment's alone: a sealing one's moved to sealing_.
+    if (options_.tail_index_max_bytes == 0) return 0;
     return static_cast<double>(tail_.used_bytes()) / static_cast<double>(options_.tail_index_max_bytes);
   }
 
@@ -128,11 +129,23 @@ class ConvState final : public AppendHook {
   void ExpireDedup(uint64_t now_us);
   // Writes the .cix of the tail segment [tail_base_, next_offset) (no lock
   // needed: only the writer mutates what it reads), then publishes it.
+  // Recovery's synchronous seal; the log's rolls go through OnSeal.
   Status SealTail(uint64_t next_offset, bool lock);
-  // SealTail's halves. Write leaves the state as it was (each tail entry's
-  // sealed_pos8 aside); Publish makes the new index the reader's view.
-  Result<std::shared_ptr<CixHandle>> WriteTailIndex(uint64_t next_offset);
-  void PublishSeal(std::shared_ptr<CixHandle> handle, uint64_t next_offset);
+  // Writes the .cix of segment `base` from its tail index, the directory and
+  // dedup window as they were at its end; sets each tail slot's sealed_pos8.
+  // Reads nothing else of the state (runs on the seal thread too).
+  Result<std::shared_ptr<CixHandle>> WriteIndexFile(TailIndex* tail, const ConvDirectory& directory,
+                                                    std::span<const cix::DedupEntry> dedup, uint64_t base,
+                                                    uint64_t next_offset, uint32_t ordinal);
+  // Makes a written .cix the readers' view: the directory points into it and
+  // `tail`'s refs are dropped. Caller holds mu_ exclusively.
+  void PublishSeal(const TailIndex& tail, std::shared_ptr<CixHandle> handle);
+  std::vector<cix::DedupEntry> DedupSnapshot();
+  // Waits for the seal thread; publishes its .cix if the roll went through,
+  // rewriting it here if the thread failed. Caller holds mu_ exclusively.
+  Status FinishSeal();
+  // Drops a seal whose roll failed: its tail index is the active one again.
+  void UndoSeal();
   Status LoadSnapshot(const CixHandle& h, const cix::Header& header);
   Result<std::shared_ptr<const cix::RunsEntry>> LoadEntry(const std::shared_ptr<CixHandle>& h,
                                                           uint32_t pos8, uint64_t generation);
@@ -160,12 +173,29 @@ class ConvState final : public AppendHook {
   // assignment (seq, timestamp, offset), and the pending client ids.
   DedupTable pending_last_;
   DedupTable pending_dedup_;
-  // A seal whose .cix is written (OnSeal) but not yet published: the log may
-  // still fail to create the next segment and stay on this one. Published when
-  // the first batch of the next segment becomes durable, dropped if the old
-  // segment grows instead.
-  std::shared_ptr<CixHandle> unpublished_;
-  uint64_t unpublished_next_ = 0;
+  // A roll's seal (OnSeal): the sealed segment's tail index, frozen, and
+  // copies of the directory and dedup window at its end, from which a thread
+  // of its own writes the .cix while the writer goes on in the next segment
+  // (at a million conversations that takes ~60-160 ms per partition). Reads
+  // use the frozen tail index meanwhile. Published at the first durable batch
+  // after the thread is done, once a batch of the next segment is durable
+  // (the roll went through); undone if the old segment grows instead (the
+  // roll failed after OnSeal). At most one: the next seal finishes it first,
+  // since its runs entries link to this one's.
+  struct SealJob {
+    TailIndex tail;
+    uint64_t base = 0;         // the sealed segment
+    uint64_t next_offset = 0;  // its end: the next segment's base
+    uint32_t ordinal = 0;
+    ConvDirectory directory;
+    std::vector<cix::DedupEntry> dedup;
+    bool confirmed = false;  // a batch of the next segment is durable
+    bool failure_logged = false;
+    std::atomic<bool> done{false};
+    Result<std::shared_ptr<CixHandle>> result{Status::Aborted("not written")};
+    std::thread thread;
+  };
+  std::unique_ptr<SealJob> sealing_;  // guarded by mu_; mutated by the writer only
   DedupWindow dedup_;
   uint64_t max_ts_ = 0;
   bool recovered_once_ = false;  // the first Recover (at open) warms the recent cache
