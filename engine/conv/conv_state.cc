@@ -34,9 +34,9 @@ ConvState::ConvState(io::FileSystem* fs, std::string partition_dir, const ConvSt
       recent_(recent) {}
 
 ConvState::~ConvState() {
-  // A seal still being written: its .cix is complete or absent (atomic
-  // write); either way the next open finds what it needs.
-  if (sealing_ != nullptr && sealing_->thread.joinable()) sealing_->thread.join();
+  // A seal still being written (a store destroyed without Close): its .cix
+  // is complete or absent (atomic write); either way open finds what it needs.
+  WaitForSeal();
 }
 
 // ---- sequencing ----

@@ -84,6 +84,12 @@ class ConvState final : public AppendHook {
     return static_cast<double>(tail_.used_bytes()) / static_cast<double>(options_.tail_index_max_bytes);
   }
 
+  // Waits for a seal's .cix being written (the store's Close: no file is
+  // written after it). Call once the log's writer has stopped.
+  void WaitForSeal() {
+    if (sealing_ != nullptr && sealing_->thread.joinable()) sealing_->thread.join();
+  }
+
   // ---- reads (any thread) ----
   // Plans a read of `n` messages (kLatest/kBefore/kAfter) or of one (kGet) around `seq`.
   Status Plan(const ConvId& id, ReadKind kind, uint64_t seq, size_t n, ReadPlan* plan);

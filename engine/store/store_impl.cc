@@ -189,6 +189,7 @@ class StoreImpl final : public Store {
     std::lock_guard lock(close_mu_);
     if (log_ == nullptr) return Status::Ok();
     Status s = log_->Close();
+    for (auto& state : states_) state->WaitForSeal();  // nor a .cix
     if (dicts_ != nullptr) dicts_->Stop();  // no dictionary file is written after Close
     closed_.store(true);
     return s;
