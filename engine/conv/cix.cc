@@ -43,7 +43,9 @@ void EncodeHeader(const Header& h, std::string* out) {
   Put32(out, kMagic);
   out->push_back(static_cast<char>(kVersion & 0xff));
   out->push_back(static_cast<char>(kVersion >> 8));
-  out->append(2, '\0');
+  const uint16_t flags = h.has_directory ? 0 : kFlagNoDirectory;
+  out->push_back(static_cast<char>(flags & 0xff));
+  out->push_back(static_cast<char>(flags >> 8));
   Put32(out, h.partition);
   Put32(out, h.ordinal);
   Put64(out, h.segment_base);
@@ -62,9 +64,13 @@ Status DecodeHeader(std::span<const std::byte> in, Header* h) {
     return Status::Corruption("conversation index header checksum mismatch");
   }
   const uint16_t version = static_cast<uint16_t>(static_cast<uint8_t>(p[4]) | (static_cast<uint8_t>(p[5]) << 8));
-  if (version != kVersion) {
-    return Status::NotSupported("conversation index version " + std::to_string(version));
+  const uint16_t flags = static_cast<uint16_t>(static_cast<uint8_t>(p[6]) | (static_cast<uint8_t>(p[7]) << 8));
+  if ((version != 1 && version != kVersion) || (version == 1 && flags != 0) ||
+      (flags & ~kFlagNoDirectory) != 0) {
+    return Status::NotSupported("conversation index version " + std::to_string(version) + " flags " +
+                                std::to_string(flags));
   }
+  h->has_directory = (flags & kFlagNoDirectory) == 0;
   h->partition = DecodeFixed32(p + 8);
   h->ordinal = DecodeFixed32(p + 12);
   h->segment_base = DecodeFixed64(p + 16);
@@ -73,7 +79,7 @@ Status DecodeHeader(std::span<const std::byte> in, Header* h) {
   h->dir_count = DecodeFixed64(p + 40);
   h->dedup_count = DecodeFixed64(p + 48);
   if (h->runs_bytes % 8 != 0 || h->runs_bytes > (1ull << 40) || h->dir_count > (1ull << 36) ||
-      h->dedup_count > (1ull << 36)) {
+      h->dedup_count > (1ull << 36) || (!h->has_directory && h->dir_count != 0)) {
     return Status::Corruption("conversation index header has impossible sizes");
   }
   return Status::Ok();
@@ -126,6 +132,17 @@ Status DecodeRunsEntry(std::span<const std::byte> in, RunsEntry* e) {
   }
   if (n == 0 || e->first_seq == 0 || e->last_seq < e->first_seq || e->refs[0].first_seq != e->first_seq) {
     return Status::Corruption("conversation index entry is inconsistent");
+  }
+  return Status::Ok();
+}
+
+Status DecodeRunsSection(std::span<const std::byte> in,
+                         const std::function<void(const RunsEntry&, uint32_t pos8)>& fn) {
+  RunsEntry e;
+  for (size_t at = 0; at < in.size();) {
+    WB_RETURN_IF_ERROR(DecodeRunsEntry(in.subspan(at), &e));
+    fn(e, static_cast<uint32_t>((kHeaderSize + at) / 8));
+    at += RunsEntrySize(e.refs.size());
   }
   return Status::Ok();
 }

@@ -15,7 +15,11 @@
 namespace warbler::engine::cix {
 
 inline constexpr uint32_t kMagic = 0x58434257;  // "WBCX"
-inline constexpr uint16_t kVersion = 1;
+// Version 2 adds the flags field (version 1: 0); both are read.
+inline constexpr uint16_t kVersion = 2;
+// The directory section is empty: the directory at this segment's end is the
+// newest earlier snapshot's, updated by the runs sections written since.
+inline constexpr uint16_t kFlagNoDirectory = 1;
 inline constexpr size_t kHeaderSize = 64;
 inline constexpr size_t kRunsEntryFixed = 56;  // bytes of a runs entry before its refs
 inline constexpr size_t kRefSize = 16;
@@ -30,6 +34,7 @@ struct Header {
   uint64_t runs_bytes = 0;
   uint64_t dir_count = 0;
   uint64_t dedup_count = 0;
+  bool has_directory = true;  // false: kFlagNoDirectory (dir_count is 0)
 
   uint64_t dir_offset() const { return kHeaderSize + runs_bytes; }
   uint64_t dedup_offset() const { return dir_offset() + dir_count * kDirEntrySize + 8; }
@@ -72,6 +77,10 @@ void AppendRunsEntry(const RunsEntry& e, std::string* out);
 Result<uint32_t> PeekRefCount(std::span<const std::byte> in);
 // Decodes and verifies one entry starting at in[0].
 Status DecodeRunsEntry(std::span<const std::byte> in, RunsEntry* e);
+// Decodes a whole runs section (the `runs_bytes` after the header), calling
+// `fn` with each entry and its position in the file / 8.
+Status DecodeRunsSection(std::span<const std::byte> in,
+                         const std::function<void(const RunsEntry&, uint32_t pos8)>& fn);
 
 void AppendDirEntry(const DirEntry& e, std::string* out);
 void AppendDedupEntry(const DedupEntry& e, std::string* out);

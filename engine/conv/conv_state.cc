@@ -204,6 +204,7 @@ Status ConvState::OnSeal(PartitionLog* /*log*/, uint64_t segment_base, uint64_t 
   job->base = tail_base_;
   job->next_offset = next_offset;
   job->ordinal = next_ordinal_;
+  job->with_directory = WantsSnapshot();
   job->directory = directory_;
   job->dedup = DedupSnapshot();
   {
@@ -215,7 +216,8 @@ Status ConvState::OnSeal(PartitionLog* /*log*/, uint64_t segment_base, uint64_t 
   }
   SealJob* j = sealing_.get();
   j->thread = std::thread([this, j] {
-    j->result = WriteIndexFile(&j->tail, j->directory, j->dedup, j->base, j->next_offset, j->ordinal);
+    j->result =
+        WriteIndexFile(&j->tail, j->directory, j->dedup, j->base, j->next_offset, j->ordinal, j->with_directory);
     j->done.store(true, std::memory_order_release);
   });
   return Status::Ok();
@@ -236,7 +238,7 @@ Status ConvState::FinishSeal() {
   if (j.thread.joinable()) j.thread.join();
   if (!j.result.ok()) {
     WB_LOG(kWarn, "conversation_index_retry").Kv("dir", dir_).Kv("error", j.result.status().ToString());
-    j.result = WriteIndexFile(&j.tail, j.directory, j.dedup, j.base, j.next_offset, j.ordinal);
+    j.result = WriteIndexFile(&j.tail, j.directory, j.dedup, j.base, j.next_offset, j.ordinal, j.with_directory);
     WB_RETURN_IF_ERROR(j.result.status());
   }
   PublishSeal(j.tail, std::move(*j.result));
@@ -255,7 +257,8 @@ std::vector<cix::DedupEntry> ConvState::DedupSnapshot() {
 Status ConvState::SealTail(uint64_t next_offset, bool lock) {
   const std::vector<cix::DedupEntry> dedup = DedupSnapshot();
   WB_ASSIGN_OR_RETURN(auto handle,
-                      WriteIndexFile(&tail_, directory_, dedup, tail_base_, next_offset, next_ordinal_));
+                      WriteIndexFile(&tail_, directory_, dedup, tail_base_, next_offset, next_ordinal_,
+                                     WantsSnapshot()));
   std::unique_lock<std::shared_mutex> guard(mu_, std::defer_lock);
   if (lock) guard.lock();
   PublishSeal(tail_, std::move(handle));
@@ -266,7 +269,7 @@ Status ConvState::SealTail(uint64_t next_offset, bool lock) {
 
 Result<std::shared_ptr<ConvState::CixHandle>> ConvState::WriteIndexFile(
     TailIndex* tail, const ConvDirectory& directory, std::span<const cix::DedupEntry> dedup, uint64_t base,
-    uint64_t next_offset, uint32_t ordinal) {
+    uint64_t next_offset, uint32_t ordinal, bool with_directory) {
   std::vector<TailIndex::Slot*> convs;
   convs.reserve(tail->conversations());
   tail->ForEach([&](TailIndex::Slot& t) { convs.push_back(&t); });
@@ -296,9 +299,10 @@ Result<std::shared_ptr<ConvState::CixHandle>> ConvState::WriteIndexFile(
   h.segment_base = base;
   h.segment_next = next_offset;
   h.runs_bytes = buf.size() - cix::kHeaderSize;
-  h.dir_count = directory.size();
+  h.has_directory = with_directory;
+  h.dir_count = with_directory ? directory.size() : 0;
   size_t start = buf.size();
-  directory.ForEach([&](const DirEntry& d) {
+  if (with_directory) directory.ForEach([&](const DirEntry& d) {
     if (const TailIndex::Slot* t = tail->Find(d.id)) {
       DirEntry copy = d;
       copy.ordinal = ordinal;
@@ -330,6 +334,8 @@ Result<std::shared_ptr<ConvState::CixHandle>> ConvState::WriteIndexFile(
   handle->segment_base = base;
   handle->ordinal = ordinal;
   handle->size = buf.size();
+  handle->runs_bytes = h.runs_bytes;
+  handle->has_directory = with_directory;
   WB_ASSIGN_OR_RETURN(handle->file, fs_->Open(path, ro));
   return handle;
 }
@@ -342,6 +348,11 @@ void ConvState::PublishSeal(const TailIndex& tail, std::shared_ptr<CixHandle> ha
     d->entry_pos8 = t.sealed_pos8;
   });
   next_ordinal_ = handle->ordinal + 1;
+  if (handle->has_directory) {
+    runs_since_snapshot_ = 0;
+  } else if (runs_since_snapshot_ != kNoSnapshot) {
+    runs_since_snapshot_ += handle->runs_bytes;
+  }
   cix_[handle->ordinal] = std::move(handle);
 }
 
@@ -358,6 +369,7 @@ void ConvState::ResetLocked() {
   tail_.Clear();
   cix_.clear();
   next_ordinal_ = 0;
+  runs_since_snapshot_ = kNoSnapshot;
   ++generation_;
   pending_.clear();
   pending_last_.Clear();
@@ -367,26 +379,46 @@ void ConvState::ResetLocked() {
   max_ts_ = 0;
 }
 
-Status ConvState::LoadSnapshot(const CixHandle& h, const cix::Header& header) {
-  WB_ASSIGN_OR_RETURN(std::string bytes,
-                      ReadRange(h.file.get(), header.dir_offset(), header.file_size() - header.dir_offset()));
-  if (bytes.size() != header.file_size() - header.dir_offset()) {
-    return Status::Corruption("conversation index is truncated");
-  }
-  std::span<const std::byte> in = AsBytes(bytes);
-  directory_.Reserve(header.dir_count);
-  Status s = cix::DecodeDirSection(in, header.dir_count, [&](const DirEntry& e) {
+Status ConvState::LoadSnapshot(std::span<const IndexFile> files) {
+  // The directory of the newest file that has one...
+  size_t base = files.size();
+  while (base > 0 && !files[base - 1].header.has_directory) --base;
+  if (base == 0) return Status::Corruption("no conversation index before it holds a directory snapshot");
+  const IndexFile& snap = files[base - 1];
+  const uint64_t dir_bytes = snap.header.dedup_offset() - snap.header.dir_offset();
+  WB_ASSIGN_OR_RETURN(std::string bytes, ReadRange(snap.handle->file.get(), snap.header.dir_offset(), dir_bytes));
+  if (bytes.size() != dir_bytes) return Status::Corruption("conversation index is truncated");
+  directory_.Reserve(snap.header.dir_count);
+  WB_RETURN_IF_ERROR(cix::DecodeDirSection(AsBytes(bytes), snap.header.dir_count, [&](const DirEntry& e) {
     *directory_.FindOrInsert(e.id) = e;
     max_ts_ = std::max(max_ts_, e.last_ts);
-  });
-  WB_RETURN_IF_ERROR(s);
+  }));
+  // ...updated by the runs sections of those after it (each entry is its
+  // conversation's state at the end of that segment)...
+  runs_since_snapshot_ = 0;
+  for (size_t i = base; i < files.size(); ++i) {
+    const IndexFile& f = files[i];
+    WB_ASSIGN_OR_RETURN(bytes, ReadRange(f.handle->file.get(), cix::kHeaderSize, f.header.runs_bytes));
+    if (bytes.size() != f.header.runs_bytes) return Status::Corruption("conversation index is truncated");
+    WB_RETURN_IF_ERROR(cix::DecodeRunsSection(AsBytes(bytes), [&](const cix::RunsEntry& e, uint32_t pos8) {
+      DirEntry* d = directory_.FindOrInsert(e.id);
+      d->last_seq = e.last_seq;
+      d->last_ts = e.last_ts;
+      d->ordinal = f.header.ordinal;
+      d->entry_pos8 = pos8;
+      max_ts_ = std::max(max_ts_, e.last_ts);
+    }));
+    runs_since_snapshot_ += f.header.runs_bytes;
+  }
+  // ...and the dedup window of the newest.
+  const IndexFile& last = files.back();
+  const uint64_t dedup_bytes = last.header.file_size() - last.header.dedup_offset();
+  WB_ASSIGN_OR_RETURN(bytes, ReadRange(last.handle->file.get(), last.header.dedup_offset(), dedup_bytes));
+  if (bytes.size() != dedup_bytes) return Status::Corruption("conversation index is truncated");
   const uint64_t now = clock_->WallMicros();
-  return cix::DecodeDedupSection(in.subspan(header.dedup_offset() - header.dir_offset()),
-                                 header.dedup_count, [&](const cix::DedupEntry& d) {
-                                   if (d.ts + options_.dedup_window_ms * 1000 >= now) {
-                                     AddDedup(d.id, d.seq, d.ts, d.offset);
-                                   }
-                                 });
+  return cix::DecodeDedupSection(AsBytes(bytes), last.header.dedup_count, [&](const cix::DedupEntry& d) {
+    if (d.ts + options_.dedup_window_ms * 1000 >= now) AddDedup(d.id, d.seq, d.ts, d.offset);
+  });
 }
 
 Status ConvState::Recover(PartitionLog* log) {
@@ -410,10 +442,7 @@ Status ConvState::Recover(PartitionLog* log) {
     if (s.sealed) sealed[s.base] = &s;
   }
   // Valid index files of sealed segments; anything else is stale and removed.
-  struct Found {
-    cix::Header header;
-    std::shared_ptr<CixHandle> handle;
-  };
+  using Found = IndexFile;
   std::map<uint64_t, Found> found;
   WB_ASSIGN_OR_RETURN(auto names, fs_->List(dir_));
   for (const std::string& name : names) {
@@ -446,20 +475,23 @@ Status ConvState::Recover(PartitionLog* log) {
     f.handle->segment_base = *base;
     f.handle->ordinal = f.header.ordinal;
     f.handle->size = size;
+    f.handle->runs_bytes = f.header.runs_bytes;
+    f.handle->has_directory = f.header.has_directory;
     found.emplace(*base, std::move(f));
   }
-  // The snapshot comes from the newest index such that every older sealed
+  // The state comes from the newest index such that every older sealed
   // segment has one too (with increasing ordinals); the rest is rescanned.
-  const Found* snapshot = nullptr;
+  std::vector<IndexFile> prefix;
   for (const auto& [base, info] : sealed) {
     auto it = found.find(base);
     if (it == found.end()) break;
-    if (snapshot != nullptr && it->second.header.ordinal <= snapshot->header.ordinal) break;
-    snapshot = &it->second;
+    if (!prefix.empty() && it->second.header.ordinal <= prefix.back().header.ordinal) break;
+    prefix.push_back(it->second);
   }
+  const Found* snapshot = prefix.empty() ? nullptr : &found.at(prefix.back().header.segment_base);
   uint64_t scan_from = segs.front().base;
   if (snapshot != nullptr) {
-    Status s = LoadSnapshot(*snapshot->handle, snapshot->header);
+    Status s = LoadSnapshot(prefix);
     if (!s.ok()) {
       // A damaged snapshot: start over from the log (its index is rewritten).
       WB_LOG(kWarn, "conversation_snapshot_damaged")
@@ -469,6 +501,7 @@ Status ConvState::Recover(PartitionLog* log) {
       directory_.Clear();
       dedup_.Clear();
       max_ts_ = 0;
+      runs_since_snapshot_ = kNoSnapshot;
       snapshot = nullptr;
     }
   }

@@ -115,8 +115,15 @@ class ConvState final : public AppendHook {
     uint64_t segment_base = 0;
     uint32_t ordinal = 0;
     uint64_t size = 0;
+    uint64_t runs_bytes = 0;
+    bool has_directory = true;
     std::unique_ptr<io::File> file;
   };
+  struct IndexFile {
+    cix::Header header;
+    std::shared_ptr<CixHandle> handle;
+  };
+  static constexpr uint64_t kNoSnapshot = UINT64_MAX;
   struct Pending {
     ConvId id;
     uint64_t seq;
@@ -142,7 +149,7 @@ class ConvState final : public AppendHook {
   // Reads nothing else of the state (runs on the seal thread too).
   Result<std::shared_ptr<CixHandle>> WriteIndexFile(TailIndex* tail, const ConvDirectory& directory,
                                                     std::span<const cix::DedupEntry> dedup, uint64_t base,
-                                                    uint64_t next_offset, uint32_t ordinal);
+                                                    uint64_t next_offset, uint32_t ordinal, bool with_directory);
   // Makes a written .cix the readers' view: the directory points into it and
   // `tail`'s refs are dropped. Caller holds mu_ exclusively.
   void PublishSeal(const TailIndex& tail, std::shared_ptr<CixHandle> handle);
@@ -152,7 +159,15 @@ class ConvState final : public AppendHook {
   Status FinishSeal();
   // Drops a seal whose roll failed: its tail index is the active one again.
   void UndoSeal();
-  Status LoadSnapshot(const CixHandle& h, const cix::Header& header);
+  // Loads the directory and dedup window as of the end of files.back(), the
+  // newest of a run of index files of consecutive sealed segments.
+  Status LoadSnapshot(std::span<const IndexFile> files);
+  // Whether the next .cix carries a directory snapshot: once the runs
+  // sections written since the last one reach the directory's size, so that
+  // open reads at most about twice the directory (docs/index.md).
+  bool WantsSnapshot() const {
+    return runs_since_snapshot_ == kNoSnapshot || runs_since_snapshot_ >= directory_.size() * cix::kDirEntrySize;
+  }
   Result<std::shared_ptr<const cix::RunsEntry>> LoadEntry(const std::shared_ptr<CixHandle>& h,
                                                           uint32_t pos8, uint64_t generation);
   void ResetLocked();
@@ -193,6 +208,7 @@ class ConvState final : public AppendHook {
     uint64_t base = 0;         // the sealed segment
     uint64_t next_offset = 0;  // its end: the next segment's base
     uint32_t ordinal = 0;
+    bool with_directory = true;
     ConvDirectory directory;
     std::vector<cix::DedupEntry> dedup;
     bool confirmed = false;  // a batch of the next segment is durable
@@ -203,6 +219,9 @@ class ConvState final : public AppendHook {
   };
   std::unique_ptr<SealJob> sealing_;  // guarded by mu_; mutated by the writer only
   DedupWindow dedup_;
+  // Runs bytes of the .cix files published since the newest one with a
+  // directory snapshot (kNoSnapshot: none yet).
+  uint64_t runs_since_snapshot_ = kNoSnapshot;
   uint64_t max_ts_ = 0;
   bool recovered_once_ = false;  // the first Recover (at open) warms the recent cache
 
