@@ -187,13 +187,19 @@ void ConvState::ExpireDedup(uint64_t now_us) {
 
 Status ConvState::OnSeal(PartitionLog* /*log*/, uint64_t segment_base, uint64_t next_offset) {
   if (sealing_ != nullptr) {
-    // Joined without the lock: readers need not wait for the thread.
-    if (sealing_->thread.joinable()) sealing_->thread.join();
+    // The previous seal's .cix first: this one's runs entries link to it.
+    // Waited for (and rewritten if its thread failed) without the lock:
+    // readers need not wait for either.
+    WaitForSeal();
+    SealJob& j = *sealing_;
+    if (j.confirmed && !j.result.ok()) {
+      WB_LOG(kWarn, "conversation_index_retry").Kv("dir", dir_).Kv("error", j.result.status().ToString());
+      j.result = WriteIndexFile(&j.tail, j.directory, j.dedup, j.base, j.next_offset, j.ordinal, j.with_directory);
+    }
     std::unique_lock lock(mu_);
-    if (!sealing_->confirmed) {
+    if (!j.confirmed) {
       UndoSeal();  // its roll failed and nothing was appended since
     } else {
-      // The previous seal's .cix first: this one's runs entries link to it.
       WB_RETURN_IF_ERROR(FinishSeal());
     }
   }
@@ -224,8 +230,8 @@ Status ConvState::OnSeal(PartitionLog* /*log*/, uint64_t segment_base, uint64_t 
 }
 
 void ConvState::UndoSeal() {
+  WaitForSeal();
   SealJob& j = *sealing_;
-  if (j.thread.joinable()) j.thread.join();
   WB_ASSERT(tail_.refs() == 0);
   if (j.result.ok()) (void)fs_->Remove(layout::CixPath(dir_, j.base));  // not sealed after all
   tail_ = std::move(j.tail);
@@ -234,13 +240,9 @@ void ConvState::UndoSeal() {
 }
 
 Status ConvState::FinishSeal() {
+  WaitForSeal();
   SealJob& j = *sealing_;
-  if (j.thread.joinable()) j.thread.join();
-  if (!j.result.ok()) {
-    WB_LOG(kWarn, "conversation_index_retry").Kv("dir", dir_).Kv("error", j.result.status().ToString());
-    j.result = WriteIndexFile(&j.tail, j.directory, j.dedup, j.base, j.next_offset, j.ordinal, j.with_directory);
-    WB_RETURN_IF_ERROR(j.result.status());
-  }
+  WB_RETURN_IF_ERROR(j.result.status());
   PublishSeal(j.tail, std::move(*j.result));
   sealing_.reset();
   return Status::Ok();
@@ -363,7 +365,7 @@ void ConvState::ResetLocked() {
   if (sealing_ != nullptr) {
     // Recovery reads what is on disk: the .cix, if the thread wrote it, is
     // used or removed like any other.
-    if (sealing_->thread.joinable()) sealing_->thread.join();
+    WaitForSeal();
     sealing_.reset();
   }
   tail_.Clear();
@@ -442,8 +444,7 @@ Status ConvState::Recover(PartitionLog* log) {
     if (s.sealed) sealed[s.base] = &s;
   }
   // Valid index files of sealed segments; anything else is stale and removed.
-  using Found = IndexFile;
-  std::map<uint64_t, Found> found;
+  std::map<uint64_t, IndexFile> found;
   WB_ASSIGN_OR_RETURN(auto names, fs_->List(dir_));
   for (const std::string& name : names) {
     auto base = layout::ParseCixName(name);
@@ -452,7 +453,7 @@ Status ConvState::Recover(PartitionLog* log) {
     io::OpenOptions ro;
     ro.read_only = true;
     Status why;
-    Found f;
+    IndexFile f;
     f.handle = std::make_shared<CixHandle>();
     auto file = fs_->Open(path, ro);
     if (!file.ok()) return file.status();
@@ -488,7 +489,7 @@ Status ConvState::Recover(PartitionLog* log) {
     if (!prefix.empty() && it->second.header.ordinal <= prefix.back().header.ordinal) break;
     prefix.push_back(it->second);
   }
-  const Found* snapshot = prefix.empty() ? nullptr : &found.at(prefix.back().header.segment_base);
+  const IndexFile* snapshot = prefix.empty() ? nullptr : &prefix.back();
   uint64_t scan_from = segs.front().base;
   if (snapshot != nullptr) {
     Status s = LoadSnapshot(prefix);

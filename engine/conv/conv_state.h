@@ -154,8 +154,8 @@ class ConvState final : public AppendHook {
   // `tail`'s refs are dropped. Caller holds mu_ exclusively.
   void PublishSeal(const TailIndex& tail, std::shared_ptr<CixHandle> handle);
   std::vector<cix::DedupEntry> DedupSnapshot();
-  // Waits for the seal thread; publishes its .cix if the roll went through,
-  // rewriting it here if the thread failed. Caller holds mu_ exclusively.
+  // Publishes the confirmed seal's .cix once its thread is done; the write's
+  // error if it failed (OnSeal rewrites it first). Caller holds mu_ exclusively.
   Status FinishSeal();
   // Drops a seal whose roll failed: its tail index is the active one again.
   void UndoSeal();
