@@ -233,20 +233,11 @@ void RecentCache::Clear() {
   }
 }
 
-size_t RecentCache::bytes() const {
+size_t RecentCache::Sum(size_t Shard::*field) const {
   size_t total = 0;
   for (const auto& s : shards_) {
     std::shared_lock lock(s->mu);
-    total += s->bytes;
-  }
-  return total;
-}
-
-size_t RecentCache::entries() const {
-  size_t total = 0;
-  for (const auto& s : shards_) {
-    std::shared_lock lock(s->mu);
-    total += s->entries;
+    total += (*s).*field;
   }
   return total;
 }

@@ -87,8 +87,8 @@ class RecentCache {
 
   uint64_t hits() const { return hits_.load(std::memory_order_relaxed); }
   uint64_t misses() const { return misses_.load(std::memory_order_relaxed); }
-  size_t bytes() const;
-  size_t entries() const;
+  size_t bytes() const { return Sum(&Shard::bytes); }
+  size_t entries() const { return Sum(&Shard::entries); }
   size_t capacity() const { return capacity_; }
 
  private:
@@ -110,6 +110,7 @@ class RecentCache {
     size_t bytes = 0;
     size_t entries = 0;
   };
+  size_t Sum(size_t Shard::*field) const;  // over the shards, each under its lock
   Shard& ShardOf(const ConvId& id) { return *shards_[(id.hi ^ id.lo >> 17) % shards_.size()]; }
   static void Put(Entry* e, const MessageRef& m);
   static void TrimFront(Entry* e, size_t keep);
