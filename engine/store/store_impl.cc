@@ -83,15 +83,14 @@ class StoreImpl final : public Store {
       co.dedup_window_ms = options_.dedup_window_ms;
       co.dedup_max_entries = options_.dedup_max_entries;
       co.clock = internals.clock;
-      // As many records as this partition's share of the cache holds at
-      // about 256 bytes each (IM-1's message size).
-      co.tail_index_max_bytes =
-          internals.tail_index_bytes_per_partition != 0
-              ? internals.tail_index_bytes_per_partition
-              : std::max<size_t>(options_.tail_index_bytes / std::max<uint32_t>(options_.partitions, 1),
-                                 kMinTailIndexBytesPerPartition);
-      co.recent_warm_records = options_.recent_cache_bytes / std::max<uint32_t>(options_.partitions, 1) / 256;
-      co.recent_warm_bytes = options_.recent_cache_bytes / std::max<uint32_t>(options_.partitions, 1);
+      const size_t parts = std::max<uint32_t>(options_.partitions, 1);
+      co.tail_index_max_bytes = internals.tail_index_bytes_per_partition != 0
+                                    ? internals.tail_index_bytes_per_partition
+                                    : std::max(options_.tail_index_bytes / parts, kMinTailIndexBytesPerPartition);
+      // The warm-up at open: this partition's share of the recent cache, and
+      // as many records as it holds at about 256 bytes each (IM-1's size).
+      co.recent_warm_bytes = options_.recent_cache_bytes / parts;
+      co.recent_warm_records = co.recent_warm_bytes / 256;
       states_.push_back(std::make_unique<ConvState>(fs_, layout::PartitionDir(dir, p), co, &cache_, &recent_));
       return states_.back().get();
     };
