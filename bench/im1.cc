@@ -4,7 +4,7 @@
 //   im1 [--quick] [--conversations N] [--messages N] [--producers N] [--readers N]
 //       [--history-requests N] [--sync-requests N] [--skew] [--inflight N]
 //       [--phases write,history,sync,recovery] [--dir PATH] [--keep]
-//       [--no-baseline] [--no-encryption] [--no-compression] [--partitions N] [--json]
+//       [--no-baseline] [--no-encryption] [--no-compression] [--partitions N] [--recent-cache-mib N] [--json]
 //   im1 --target host:port|spawn [...]   over the network: bench/im1_net.cc
 //
 // Data: one tenant; message i goes to a conversation drawn from a fixed-seed
@@ -267,6 +267,10 @@ struct EngineFigures {
   uint64_t tail_index_bytes = 0;  // Warbler: StoreStats::tail_index_bytes
   uint64_t cache_bytes = 0;       // Warbler: block + recent-message cache bytes
   uint64_t stored_bytes = 0;      // Warbler: StoreStats::bytes_on_disk; RocksDB: sum of file sizes
+  // Messages acknowledged per fdatasync since open (the group-commit factor):
+  // Warbler: StoreStats appends / fdatasyncs; RocksDB: "writes per sync" of
+  // its cumulative WAL stats (one write per message here). 0 = unknown.
+  double msgs_per_sync = 0;
 };
 
 void DiskUsage(const std::string& dir, uint64_t* allocated, uint64_t* apparent);
@@ -340,7 +344,9 @@ class WarblerEngine final : public Engine {
   }
   EngineFigures Figures() override {
     const StoreStats s = store_->Stats();
-    return {s.directory_bytes, s.tail_index_bytes, s.cache_bytes + s.recent_bytes, s.bytes_on_disk};
+    EngineFigures f{s.directory_bytes, s.tail_index_bytes, s.cache_bytes + s.recent_bytes, s.bytes_on_disk};
+    if (s.fdatasyncs > 0) f.msgs_per_sync = static_cast<double>(s.appends) / static_cast<double>(s.fdatasyncs);
+    return f;
   }
   Store* store() { return store_.get(); }
 
@@ -433,6 +439,14 @@ class RocksEngine final : public Engine {
     EngineFigures f;
     uint64_t allocated = 0;
     DiskUsage(dir_, &allocated, &f.stored_bytes);
+    // "Cumulative WAL: 200K writes, 13K syncs, 15.00 writes per sync, ..."
+    std::string stats;
+    if (db_ != nullptr && db_->GetProperty("rocksdb.dbstats", &stats)) {
+      if (const size_t at = stats.find("Cumulative WAL:"); at != std::string::npos) {
+        const size_t syncs = stats.find(" syncs, ", at);
+        if (syncs != std::string::npos) f.msgs_per_sync = std::strtod(stats.c_str() + syncs + 8, nullptr);
+      }
+    }
     return f;
   }
 
@@ -745,6 +759,7 @@ struct ChildReport {
   char error[256] = {};
   uint64_t harness_rss = 0;   // RSS when the child started, before the engine opened
   uint64_t stored_bytes = 0;  // EngineFigures::stored_bytes after the write phase
+  double msgs_per_sync = 0;   // EngineFigures::msgs_per_sync after the write phase
   // writer / async
   PhaseStats write;
   // reader
@@ -821,7 +836,9 @@ void WriterChild(EngineKind kind, const Config& cfg, const std::string& dir, Chi
   auto e = MakeEngine(kind, cfg.store);
   if (Status s = e->Open(dir); !s.ok()) return Fail(r, "open", s);
   r->write = RunWrite(*e, cfg);
-  r->stored_bytes = e->Figures().stored_bytes;
+  const EngineFigures f = e->Figures();
+  r->stored_bytes = f.stored_bytes;
+  r->msgs_per_sync = f.msgs_per_sync;
   if (!cfg.phase_recovery) {
     if (Status s = e->Close(); !s.ok()) return Fail(r, "close", s);
   }
@@ -966,7 +983,9 @@ void AsyncChild(const Config& cfg, const std::string& dir, ChildReport* r) {
   if (r->error[0] != '\0') return;
   const double secs = std::chrono::duration<double>(end - start).count();
   r->write = Summarize(lat, secs, errors.load(), 0);
-  r->stored_bytes = e.Figures().stored_bytes;
+  const EngineFigures f = e.Figures();
+  r->stored_bytes = f.stored_bytes;
+  r->msgs_per_sync = f.msgs_per_sync;
   if (Status s = e.Close(); !s.ok()) return Fail(r, "close", s);
   r->ok = true;
 }
@@ -1100,7 +1119,8 @@ std::string ErrorNote(const ChildOutcome& o) {
 
 Row WriteRow(const std::string& engine, const ChildOutcome& o, uint64_t allocated) {
   Row row{engine, LatencyValues(o.report.write), ErrorNote(o)};
-  for (double v : {Mib(allocated), Mib(o.report.stored_bytes), Mib(o.peak_rss),
+  const double per_sync = o.report.msgs_per_sync > 0 ? o.report.msgs_per_sync : kNa;
+  for (double v : {per_sync, Mib(allocated), Mib(o.report.stored_bytes), Mib(o.peak_rss),
                    Mib(o.report.harness_rss), static_cast<double>(o.report.write.errors)}) {
     row.values.push_back(v);
   }
@@ -1129,6 +1149,7 @@ void PrintWriteTable(Report& rep, const Config& cfg, const std::vector<EngineRun
              {"p50 us", 1, true},
              {"p99 us", 1, true},
              {"p999 us", 1, true},
+             {"msgs/sync", 1, true},
              {"du MiB", 1, true},
              {"data MiB", 1, true},
              {"peak RSS MiB", 1, true},
@@ -1136,7 +1157,9 @@ void PrintWriteTable(Report& rep, const Config& cfg, const std::vector<EngineRun
              {"errors", 0, false}},
             rows);
   rep.Line(
-      "  du: allocated blocks of the store directory (Warbler reserves its segments' space ahead); data: "
+      "  msgs/sync: messages acknowledged per fdatasync, the group-commit factor (Warbler: "
+      "StoreStats appends / fdatasyncs, over all partitions; RocksDB: its WAL's writes per sync); "
+      "du: allocated blocks of the store directory (Warbler reserves its segments' space ahead); data: "
       "Warbler StoreStats::bytes_on_disk (segment data + index files), RocksDB the sum of its "
       "file sizes; peak RSS: ru_maxrss of the writer process, harness included (harness: its RSS "
       "before the engine opened). The async row is one producer keeping N AppendAsync in flight.");
@@ -1279,7 +1302,7 @@ void PrintTargets(Report& rep, const Config& cfg, const std::vector<EngineRun>& 
       "usage: im1 [--quick] [--conversations N] [--messages N] [--producers N] [--readers N]\n"
       "           [--history-requests N] [--sync-requests N] [--skew] [--inflight N (0: off)]\n"
       "           [--phases write,history,sync,recovery] [--dir PATH] [--keep]\n"
-      "           [--no-baseline] [--no-encryption] [--no-compression] [--partitions N] [--json]\n"
+      "           [--no-baseline] [--no-encryption] [--no-compression] [--partitions N] [--recent-cache-mib N] [--json]\n"
       "       im1 --target host:port|spawn [--plaintext] [--ca FILE] [--insecure] [--connections N]\n"
       "           [--quick] [--conversations N] [--messages N] [--no-redis]   (over the network)\n");
   std::exit(2);
@@ -1338,6 +1361,8 @@ Config ParseArgs(int argc, char** argv) {
     } else if (a == "--no-compression") {
       cfg.store.compress = false;
       cfg.store.compression_dictionaries = false;
+    } else if (a == "--recent-cache-mib" && has_value) {
+      cfg.store.recent_cache_bytes = static_cast<size_t>(ParseCount(argv[++i], 0, 1 << 16)) << 20;
     } else if (a == "--partitions" && has_value) {
       cfg.store.partitions = static_cast<uint32_t>(std::strtoul(argv[++i], nullptr, 10));
     } else if (a == "--dir" && has_value) {

@@ -438,6 +438,7 @@ class StoreImpl final : public Store {
       st.bytes_on_disk += cs.index_file_bytes();
       PartitionLog* part = log_->partition(p);
       st.appends += part->metrics().appends.load();
+      st.fdatasyncs += part->metrics().syncs.load();
       for (const auto& seg : part->segments()) st.bytes_on_disk += seg.data_end;
     }
     st.recent_hits = recent_.hits();

@@ -23,6 +23,7 @@ namespace warbler {
 struct StoreStats {
   uint64_t conversations = 0;        // conversations known
   uint64_t appends = 0;              // messages acknowledged since open
+  uint64_t fdatasyncs = 0;           // log fdatasyncs since open (appends / fdatasyncs: the group-commit factor)
   uint64_t duplicates = 0;           // retries answered from the dedup window
   uint64_t cache_hits = 0;           // block cache
   uint64_t cache_misses = 0;

@@ -201,6 +201,7 @@ TEST_F(StoreTest, RetryWithClientIdIsIdempotent) {
   EXPECT_EQ(Send("c", "next").seq, 3u);
   StoreStats st = store_->Stats();
   EXPECT_EQ(st.duplicates, 1u);  // counted since open
+  EXPECT_EQ(st.fdatasyncs, 1u);  // the retry wrote nothing, so it synced nothing
 }
 
 TEST_F(StoreTest, DedupWindowExpires) {
