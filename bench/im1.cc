@@ -572,6 +572,7 @@ struct PhaseStats {
   double secs = 0;
   double per_s = 0;
   double p50_us = 0, p99_us = 0, p999_us = 0;
+  double cpu_us_per_op = 0;  // the process's CPU (user + system, all threads) per op; 0 = not measured
 };
 
 PhaseStats Summarize(std::vector<uint64_t>& ns, double secs, uint64_t errors, uint64_t mismatches) {
@@ -592,6 +593,15 @@ PhaseStats Summarize(std::vector<uint64_t>& ns, double secs, uint64_t errors, ui
   p.p99_us = at(0.99);
   p.p999_us = at(0.999);
   return p;
+}
+
+// CPU time of the whole process (user + system, every thread, io_uring's
+// workers included), µs.
+double ProcessCpuUs() {
+  rusage ru{};
+  ::getrusage(RUSAGE_SELF, &ru);
+  auto us = [](const timeval& t) { return static_cast<double>(t.tv_sec) * 1e6 + static_cast<double>(t.tv_usec); };
+  return us(ru.ru_utime) + us(ru.ru_stime);
 }
 
 void ReportFirstError(std::atomic<bool>* reported, const char* what, const Status& s) {
@@ -639,6 +649,7 @@ PhaseStats RunWrite(Engine& e, const Config& cfg) {
   std::atomic<uint64_t> errors{0};
   std::atomic<bool> reported{false};
   std::vector<uint64_t> lat;
+  const double cpu0 = ProcessCpuUs();
   const double secs = RunParallel(std::string(e.name()) + " write", cfg.messages, cfg.producers,
                                   &lat, [&](uint64_t i) {
                                     Status s = e.Write(i);
@@ -646,7 +657,10 @@ PhaseStats RunWrite(Engine& e, const Config& cfg) {
                                     errors.fetch_add(1);
                                     ReportFirstError(&reported, "write", s);
                                   });
-  return Summarize(lat, secs, errors.load(), 0);
+  const double cpu = ProcessCpuUs() - cpu0;
+  PhaseStats p = Summarize(lat, secs, errors.load(), 0);
+  p.cpu_us_per_op = cpu / static_cast<double>(std::max<uint64_t>(1, cfg.messages));
+  return p;
 }
 
 // Latest(c, 50) must return the conversation's newest min(50, count) messages.
@@ -950,6 +964,7 @@ void AsyncChild(const Config& cfg, const std::string& dir, ChildReport* r) {
   std::vector<uint64_t> lat(cfg.messages, 0);
   std::atomic<uint64_t> done{0}, errors{0};
   std::atomic<bool> reported{false};
+  const double cpu0 = ProcessCpuUs();
   const auto start = Clock::now();
   Clock::time_point end;
   {
@@ -983,6 +998,7 @@ void AsyncChild(const Config& cfg, const std::string& dir, ChildReport* r) {
   if (r->error[0] != '\0') return;
   const double secs = std::chrono::duration<double>(end - start).count();
   r->write = Summarize(lat, secs, errors.load(), 0);
+  r->write.cpu_us_per_op = (ProcessCpuUs() - cpu0) / static_cast<double>(std::max<uint64_t>(1, cfg.messages));
   const EngineFigures f = e.Figures();
   r->stored_bytes = f.stored_bytes;
   r->msgs_per_sync = f.msgs_per_sync;
@@ -1120,7 +1136,8 @@ std::string ErrorNote(const ChildOutcome& o) {
 Row WriteRow(const std::string& engine, const ChildOutcome& o, uint64_t allocated) {
   Row row{engine, LatencyValues(o.report.write), ErrorNote(o)};
   const double per_sync = o.report.msgs_per_sync > 0 ? o.report.msgs_per_sync : kNa;
-  for (double v : {per_sync, Mib(allocated), Mib(o.report.stored_bytes), Mib(o.peak_rss),
+  const double cpu = o.report.write.cpu_us_per_op > 0 ? o.report.write.cpu_us_per_op : kNa;
+  for (double v : {per_sync, cpu, Mib(allocated), Mib(o.report.stored_bytes), Mib(o.peak_rss),
                    Mib(o.report.harness_rss), static_cast<double>(o.report.write.errors)}) {
     row.values.push_back(v);
   }
@@ -1150,6 +1167,7 @@ void PrintWriteTable(Report& rep, const Config& cfg, const std::vector<EngineRun
              {"p99 us", 1, true},
              {"p999 us", 1, true},
              {"msgs/sync", 1, true},
+             {"cpu us/msg", 2, true},
              {"du MiB", 1, true},
              {"data MiB", 1, true},
              {"peak RSS MiB", 1, true},
@@ -1159,6 +1177,8 @@ void PrintWriteTable(Report& rep, const Config& cfg, const std::vector<EngineRun
   rep.Line(
       "  msgs/sync: messages acknowledged per fdatasync, the group-commit factor (Warbler: "
       "StoreStats appends / fdatasyncs, over all partitions; RocksDB: its WAL's writes per sync); "
+      "cpu us/msg: the writer process's CPU time (user + system, all threads, harness included) "
+      "per message; "
       "du: allocated blocks of the store directory (Warbler reserves its segments' space ahead); data: "
       "Warbler StoreStats::bytes_on_disk (segment data + index files), RocksDB the sum of its "
       "file sizes; peak RSS: ru_maxrss of the writer process, harness included (harness: its RSS "
