@@ -63,7 +63,9 @@ Usage Sample() {
   Usage u;
   rusage ru{};
   ::getrusage(RUSAGE_SELF, &ru);
-  auto us = [](const timeval& t) { return static_cast<double>(t.tv_sec) * 1e6 + static_cast<double>(t.tv_usec); };
+  auto us = [](const timeval& t) {
+    return static_cast<double>(t.tv_sec) * 1e6 + static_cast<double>(t.tv_usec);
+  };
   u.cpu_us = us(ru.ru_utime) + us(ru.ru_stime);
   u.switches = ru.ru_nvcsw + ru.ru_nivcsw;
   std::FILE* f = std::fopen("/proc/stat", "r");
@@ -72,8 +74,8 @@ Usage Sample() {
   while (std::fgets(line, sizeof line, f) != nullptr) {
     unsigned long long v[8] = {};
     long c = 0;
-    if (std::sscanf(line, "cpu %llu %llu %llu %llu %llu %llu %llu %llu", &v[0], &v[1], &v[2], &v[3], &v[4],
-                    &v[5], &v[6], &v[7]) == 8) {
+    if (std::sscanf(line, "cpu %llu %llu %llu %llu %llu %llu %llu %llu", &v[0], &v[1], &v[2], &v[3],
+                    &v[4], &v[5], &v[6], &v[7]) == 8) {
       // user nice system idle iowait irq softirq steal: busy = all but idle and iowait
       const unsigned long long busy = v[0] + v[1] + v[2] + v[5] + v[6] + v[7];
       u.busy_us = static_cast<double>(busy) * 1e6 / static_cast<double>(::sysconf(_SC_CLK_TCK));
@@ -155,7 +157,8 @@ Result Run(const Case& c, const std::string& file, int ops, io_uring* ring, cons
 }  // namespace
 
 int main(int argc, char** argv) {
-  std::string dir = std::getenv("WARBLER_BENCH_DIR") != nullptr ? std::getenv("WARBLER_BENCH_DIR") : "/var/tmp";
+  std::string dir =
+      std::getenv("WARBLER_BENCH_DIR") != nullptr ? std::getenv("WARBLER_BENCH_DIR") : "/var/tmp";
   int ops = 5000, reps = 3;
   for (int i = 1; i < argc; ++i) {
     const std::string a = argv[i];
@@ -177,7 +180,8 @@ int main(int argc, char** argv) {
     if (fd < 0) Die("create " + file, errno);
     std::vector<char> zeros(1u << 20, 0);
     for (size_t off = 0; off < kFileBytes; off += zeros.size()) {
-      if (::pwrite(fd, zeros.data(), zeros.size(), static_cast<off_t>(off)) != static_cast<ssize_t>(zeros.size())) {
+      if (::pwrite(fd, zeros.data(), zeros.size(), static_cast<off_t>(off)) !=
+          static_cast<ssize_t>(zeros.size())) {
         Die("zero-fill", errno);
       }
     }
@@ -191,13 +195,16 @@ int main(int argc, char** argv) {
   io_uring ring;
   if (int r = io_uring_queue_init(8, &ring, 0); r < 0) Die("io_uring_queue_init", -r);
 
-  std::printf("sync_probe: %d durable 4 KiB overwrites per path, one in flight, %d interleaved reps, file in %s\n",
-              ops, reps, dir.c_str());
-  std::printf("%-34s %9s %9s %9s %12s %10s %14s %12s\n", "path", "ops/s", "p50 us", "p99 us", "cpu us/op",
-              "csw/op", "machine us/op", "machine csw");
+  std::printf(
+      "sync_probe: %d durable 4 KiB overwrites per path, one in flight, %d interleaved reps, file "
+      "in %s\n",
+      ops, reps, dir.c_str());
+  std::printf("%-34s %9s %9s %9s %12s %10s %14s %12s\n", "path", "ops/s", "p50 us", "p99 us",
+              "cpu us/op", "csw/op", "machine us/op", "machine csw");
   std::vector<std::vector<Result>> all(std::size(kCases));
   for (int r = 0; r < reps; ++r) {
-    for (size_t k = 0; k < std::size(kCases); ++k) all[k].push_back(Run(kCases[k], file, ops, &ring, buf.get()));
+    for (size_t k = 0; k < std::size(kCases); ++k)
+      all[k].push_back(Run(kCases[k], file, ops, &ring, buf.get()));
   }
   // Medians over the reps, field by field.
   auto median = [](std::vector<double> v) {
@@ -210,11 +217,14 @@ int main(int argc, char** argv) {
       for (const Result& x : all[k]) v.push_back(x.*f);
       return median(v);
     };
-    std::printf("%-34s %9.0f %9.1f %9.1f %12.1f %10.1f %14.1f %12.1f\n", kCases[k].name, field(&Result::ops_s),
-                field(&Result::p50_us), field(&Result::p99_us), field(&Result::cpu_us), field(&Result::switches),
-                field(&Result::busy_us), field(&Result::machine_switches));
+    std::printf("%-34s %9.0f %9.1f %9.1f %12.1f %10.1f %14.1f %12.1f\n", kCases[k].name,
+                field(&Result::ops_s), field(&Result::p50_us), field(&Result::p99_us),
+                field(&Result::cpu_us), field(&Result::switches), field(&Result::busy_us),
+                field(&Result::machine_switches));
   }
-  std::printf("(medians of %d reps; machine columns count every CPU and thread, this probe's included)\n", reps);
+  std::printf(
+      "(medians of %d reps; machine columns count every CPU and thread, this probe's included)\n",
+      reps);
   io_uring_queue_exit(&ring);
   ::unlink(file.c_str());
   return 0;
