@@ -12,8 +12,11 @@
 namespace warbler::engine {
 namespace {
 
-// First read of a runs entry; most entries fit (64 B + 16 B per batch).
-constexpr size_t kEntryReadBytes = 4096;
+// First read of a runs entry: 64 B + 16 B per batch, so 512 B holds a
+// conversation's entry with up to 28 batches in the segment; a longer one
+// takes a second read of its exact size. (4 KiB cost a copy of 4 KiB per
+// entry: IM-1-large's warm history ran 11% slower, docs/benchmarks.md.)
+constexpr size_t kEntryReadBytes = 512;
 
 Result<std::string> ReadRange(io::File* f, uint64_t pos, size_t len) {
   std::string buf(len, '\0');

@@ -261,6 +261,33 @@ TEST_F(StoreTest, SealedSegmentsAreIndexedAndSurviveReopen) {
   EXPECT_GT(st.bytes_on_disk, 4000u * 1500 / 4);  // compressed, but there
 }
 
+TEST_F(StoreTest, LongRunsEntriesAreReadWhole) {
+  // A sealed segment's runs entry is 64 B + 16 B per batch of the
+  // conversation, and the first read of one takes 512 B. One message per
+  // batch (blocking sends), ~680 per 1 MiB segment: "hot" gets ~340 batches
+  // in each segment (entries of ~5.5 KiB), "warm" ~42 (~740 B), "cold" a few.
+  const std::string pad = Incompressible(1500);
+  std::map<std::string, std::vector<std::string>> sent;
+  for (int i = 0; i < 3000; ++i) {
+    const std::string conv = i % 2 == 0 ? "hot" : i % 16 == 1 ? "warm" : "cold" + std::to_string(i % 5);
+    sent[conv].push_back(std::to_string(i) + pad);
+    EXPECT_EQ(Send(conv, sent[conv].back()).seq, sent[conv].size());
+  }
+  store_.reset();
+  options_.recent_cache_bytes = 0;  // every read goes through the .cix entries
+  Open();
+  for (const auto& [conv, bodies] : sent) {
+    auto all = store_->After({"t", conv}, 0, 1000);
+    ASSERT_TRUE(all.ok()) << conv << ": " << all.status().ToString();
+    const auto first = std::min<std::ptrdiff_t>(1000, std::ssize(bodies));
+    EXPECT_EQ(Bodies(all), std::vector<std::string>(bodies.begin(), bodies.begin() + first)) << conv;
+    auto latest = store_->Latest({"t", conv}, 50);
+    ASSERT_TRUE(latest.ok());
+    const auto newest = std::min<std::ptrdiff_t>(50, std::ssize(bodies));
+    EXPECT_EQ(Bodies(latest), std::vector<std::string>(bodies.end() - newest, bodies.end())) << conv;
+  }
+}
+
 TEST_F(StoreTest, TailIndexBudgetSealsSegments) {
   // Small messages over many conversations fill a 64 KiB tail index long
   // before a 1 MiB segment fills: the index budget, not the size, seals.
