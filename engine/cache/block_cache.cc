@@ -39,20 +39,39 @@ std::shared_ptr<const void> BlockCache::Lookup(const CacheKey& key) {
 void BlockCache::Insert(const CacheKey& key, std::shared_ptr<const void> value, size_t charge) {
   if (capacity_ == 0 || charge > shard_capacity_) return;
   Shard& s = ShardOf(key);
-  std::lock_guard lock(s.mu);
-  if (auto it = s.map.find(key); it != s.map.end()) {
-    s.bytes -= it->second->charge;
-    s.lru.erase(it->second);
-    s.map.erase(it);
-  }
-  s.lru.push_front(Entry{key, std::move(value), charge});
-  s.map.emplace(key, s.lru.begin());
-  s.bytes += charge;
-  while (s.bytes > shard_capacity_ && !s.lru.empty()) {
-    Entry& victim = s.lru.back();
-    s.bytes -= victim.charge;
-    s.map.erase(victim.key);
-    s.lru.pop_back();
+  // Allocation and destruction stay outside the shard lock: the new list
+  // node is made before it, and evicted entries leave the shard under it but
+  // are destroyed after it (freeing a decoded batch is hundreds of frees);
+  // the map node of an evicted entry is reused for the new one. With more
+  // readers than cores, a reader preempted while holding the lock stalls
+  // the shard, so the lock is held for pointer moves only.
+  std::list<Entry> fresh;
+  fresh.push_back(Entry{key, std::move(value), charge});
+  std::list<Entry> evicted;
+  {
+    std::lock_guard lock(s.mu);
+    decltype(s.map)::node_type spare;
+    if (auto it = s.map.find(key); it != s.map.end()) {
+      s.bytes -= it->second->charge;
+      evicted.splice(evicted.end(), s.lru, it->second);
+      spare = s.map.extract(it);
+    }
+    while (s.bytes + charge > shard_capacity_ && !s.lru.empty()) {
+      auto victim = std::prev(s.lru.end());
+      s.bytes -= victim->charge;
+      auto node = s.map.extract(victim->key);
+      if (spare.empty()) spare = std::move(node);
+      evicted.splice(evicted.end(), s.lru, victim);
+    }
+    s.lru.splice(s.lru.begin(), fresh);
+    if (spare.empty()) {
+      s.map.emplace(key, s.lru.begin());
+    } else {
+      spare.key() = key;
+      spare.mapped() = s.lru.begin();
+      s.map.insert(std::move(spare));
+    }
+    s.bytes += charge;
   }
 }
 
