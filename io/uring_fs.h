@@ -6,7 +6,8 @@
 // in fdatasync (IORING_FSYNC_DATASYNC), so the contract of file_system.h holds
 // without waiting in user space between the writes and their sync. How chains
 // are planned, resubmitted after short transfers and split across rounds is
-// described in io/uring_plan.h and io/uring_ring.h.
+// described in io/uring_plan.h and io/uring_ring.h. A Submit of one read
+// alone (File::ReadAt) is a pread: nothing to batch, and the caller waits.
 //
 // Rings: a pool of up to limits::kUringMaxRings, created on demand, each of
 // limits::kUringQueueDepth entries. Submit borrows one for the batch (waiting

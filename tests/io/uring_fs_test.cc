@@ -227,6 +227,31 @@ TEST(UringFsCapTest, CappedSqesAreResubmittedAndTheLinkedSyncRunsLast) {
   EXPECT_EQ(m.short_transfers, 30u + 2u + 5u);
 }
 
+// A lone read (File::ReadAt) is a pread, not a ring round trip; two reads
+// in one Submit are one batch of SQEs. Both honour the same contract.
+TEST_F(UringFsTest, ALoneReadIsAPreadAndABatchUsesTheRing) {
+  WritePatternFile(dir_.File("lone"), 8, 3 * k4K);
+  auto f = Open("lone");
+  std::byte one[k4K], two[k4K];
+  auto n = f->ReadAt(k4K, one);
+  ASSERT_TRUE(n.ok()) << n.status().ToString();
+  EXPECT_EQ(*n, k4K);
+  EXPECT_TRUE(MatchesPattern(one, 8, k4K));
+  auto tail = f->ReadAt(3 * k4K - 100, one);  // short at EOF, OK status
+  ASSERT_TRUE(tail.ok());
+  EXPECT_EQ(*tail, 100u);
+  EXPECT_EQ(fs_->metrics().sqes, 0u);
+  std::vector<IoOp> ops = {IoOp::Read(f.get(), 0, one), IoOp::Read(f.get(), 2 * k4K, two)};
+  ASSERT_TRUE(fs_->Submit(ops).ok()) << FirstError(ops).ToString();
+  EXPECT_TRUE(MatchesPattern(one, 8, 0));
+  EXPECT_TRUE(MatchesPattern(two, 8, 2 * k4K));
+  EXPECT_EQ(fs_->metrics().sqes, 2u);
+  f.reset();
+  auto closed = Open("lone");
+  ASSERT_TRUE(closed->Close().ok());
+  EXPECT_EQ(closed->ReadAt(0, one).status().code(), StatusCode::kFailedPrecondition);
+}
+
 TEST_F(UringFsTest, ReadsPastEndOfFileAreShortWithOkStatus) {
   WritePatternFile(dir_.File("r"), 4, 6000);
   auto f = Open("r");
