@@ -10,8 +10,12 @@ size_t BlockCache::KeyHash::operator()(const CacheKey& k) const {
   return static_cast<size_t>(h ^ (h >> 29));
 }
 
-BlockCache::BlockCache(size_t capacity_bytes, size_t shards)
-    : capacity_(capacity_bytes), shard_capacity_(shards == 0 ? 0 : capacity_bytes / shards) {
+BlockCache::BlockCache(size_t capacity_bytes, size_t shards, Admission admission)
+    : capacity_(capacity_bytes),
+      shard_capacity_(shards == 0 ? 0 : capacity_bytes / shards),
+      door_(admission == Admission::kSecondOffer && capacity_bytes != 0
+                ? std::make_unique<Doorkeeper>(capacity_bytes)
+                : nullptr) {
   for (size_t i = 0; i < std::max<size_t>(shards, 1); ++i) shards_.push_back(std::make_unique<Shard>());
 }
 
@@ -38,6 +42,13 @@ std::shared_ptr<const void> BlockCache::Lookup(const CacheKey& key) {
 
 void BlockCache::Insert(const CacheKey& key, std::shared_ptr<const void> value, size_t charge) {
   if (capacity_ == 0 || charge > shard_capacity_) return;
+  if (door_ != nullptr) {
+    // Bits apart from those that pick the shard and the map bucket. (A
+    // block already cached and offered again is left as it is: a key's
+    // block never changes.)
+    const size_t h = KeyHash{}(key);
+    if (!door_->Admit(h >> 20, static_cast<uint32_t>(h >> 40))) return;
+  }
   Shard& s = ShardOf(key);
   // Allocation and destruction stay outside the shard lock: the new list
   // node is made before it, and evicted entries leave the shard under it but

@@ -16,6 +16,8 @@
 #include <unordered_map>
 #include <vector>
 
+#include "engine/cache/doorkeeper.h"
+
 namespace warbler::engine {
 
 struct CacheKey {
@@ -29,10 +31,22 @@ struct CacheKey {
 
 class BlockCache {
  public:
+  // Which inserted blocks are kept. kSecondOffer: a block not cached is
+  // kept only when inserted a second time while the doorkeeper
+  // (engine/cache/doorkeeper.h; 4 bytes per 256 bytes of capacity) still
+  // remembers the first, so blocks read once — most of them when reads
+  // spread over far more data than fits — pass by instead of evicting
+  // blocks that are read again.
+  enum class Admission { kAll, kSecondOffer };
+
   // capacity_bytes = 0 disables caching (every lookup misses, inserts are dropped).
-  explicit BlockCache(size_t capacity_bytes, size_t shards = 16);
+  explicit BlockCache(size_t capacity_bytes, size_t shards = 16, Admission admission = Admission::kAll);
 
   std::shared_ptr<const void> Lookup(const CacheKey& key);
+  // Keeps `value` under the admission policy and within the budget. With
+  // kAll it replaces the key's block if one is cached; with kSecondOffer a
+  // cached block is left as it is when the doorkeeper turns the offer down
+  // (a key's block never changes).
   void Insert(const CacheKey& key, std::shared_ptr<const void> value, size_t charge);
 
   template <typename T>
@@ -64,6 +78,7 @@ class BlockCache {
 
   const size_t capacity_;
   const size_t shard_capacity_;
+  std::unique_ptr<Doorkeeper> door_;  // kSecondOffer only
   std::vector<std::unique_ptr<Shard>> shards_;
   std::atomic<uint64_t> hits_{0};
   std::atomic<uint64_t> misses_{0};

@@ -36,27 +36,15 @@ size_t ShardCount(size_t capacity, size_t shards) {
 }  // namespace
 
 RecentCache::RecentCache(size_t capacity_bytes, size_t shards)
-    : capacity_(capacity_bytes), shard_capacity_(capacity_bytes / ShardCount(capacity_bytes, shards)) {
+    : capacity_(capacity_bytes),
+      shard_capacity_(capacity_bytes / ShardCount(capacity_bytes, shards)),
+      door_(capacity_bytes) {
   for (size_t i = 0; i < ShardCount(capacity_bytes, shards); ++i) shards_.push_back(std::make_unique<Shard>());
-  if (capacity_ != 0) {
-    size_t slots = 1024;
-    while (slots < capacity_ / 256 && slots < (1u << 22)) slots *= 2;
-    door_ = std::make_unique<std::atomic<uint32_t>[]>(slots);
-    for (size_t i = 0; i < slots; ++i) door_[i].store(0, std::memory_order_relaxed);
-    door_mask_ = slots - 1;
-  }
 }
 
 bool RecentCache::Admit(const ConvId& id) {
   // Bits apart from those that pick the shard and the map bucket.
-  std::atomic<uint32_t>& slot = door_[(id.lo >> 20) & door_mask_];
-  const uint32_t fingerprint = static_cast<uint32_t>(id.hi >> 32) | 1;  // never 0 (empty)
-  if (slot.load(std::memory_order_relaxed) == fingerprint) {
-    slot.store(0, std::memory_order_relaxed);
-    return true;
-  }
-  slot.store(fingerprint, std::memory_order_relaxed);
-  return false;
+  return door_.Admit(id.lo >> 20, static_cast<uint32_t>(id.hi >> 32));
 }
 
 void RecentCache::Put(Entry* e, const MessageRef& m) {

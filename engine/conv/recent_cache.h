@@ -34,6 +34,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "engine/cache/doorkeeper.h"
 #include "engine/conv/conv_id.h"
 #include "engine/conv/read_range.h"
 #include "warbler/types.h"
@@ -125,8 +126,7 @@ class RecentCache {
   std::atomic<uint64_t> misses_{0};
   // True if `id` was offered before (then forgotten), else remembers it.
   bool Admit(const ConvId& id);
-  std::unique_ptr<std::atomic<uint32_t>[]> door_;
-  size_t door_mask_ = 0;
+  Doorkeeper door_;
 };
 
 }  // namespace warbler::engine

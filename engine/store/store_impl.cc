@@ -53,7 +53,9 @@ class StoreImpl final : public Store {
       : options_(options),
         owned_fs_(std::move(owned_fs)),
         fs_(fs),
-        cache_(options.block_cache_bytes),
+        // Admits a block on its second offer: IM-1-large's reads of one-off
+        // conversations made every read insert and evict (docs/index.md).
+        cache_(options.block_cache_bytes, 16, BlockCache::Admission::kSecondOffer),
         recent_(options.recent_cache_bytes) {}
 
   ~StoreImpl() override { (void)Close(); }

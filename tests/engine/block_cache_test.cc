@@ -84,6 +84,31 @@ TEST(BlockCacheTest, OversizeBlocksAndAZeroCapacityKeepNothing) {
   EXPECT_EQ(off.misses(), 1u);
 }
 
+TEST(BlockCacheTest, SecondOfferAdmissionKeepsBlocksOfferedTwice) {
+  BlockCache cache(300, 1, BlockCache::Admission::kSecondOffer);
+  cache.Insert(Key(1), Value(1), 100);
+  EXPECT_EQ(cache.Get<int>(Key(1)), nullptr);  // offered once: remembered, not kept
+  EXPECT_EQ(cache.bytes(), 0u);
+  cache.Insert(Key(1), Value(1), 100);
+  ASSERT_NE(cache.Get<int>(Key(1)), nullptr);  // offered twice: kept
+  EXPECT_EQ(cache.bytes(), 100u);
+  // Blocks read once pass by: what is cached stays.
+  for (uint64_t k = 100; k < 200; ++k) cache.Insert(Key(k), Value(static_cast<int>(k)), 100);
+  EXPECT_NE(cache.Get<int>(Key(1)), nullptr);
+  EXPECT_EQ(cache.bytes(), 100u);
+  // A cached block offered again stays as it is.
+  cache.Insert(Key(1), Value(1), 100);
+  EXPECT_EQ(cache.bytes(), 100u);
+  // Blocks offered twice fill the budget and evict by LRU as with kAll.
+  for (uint64_t k = 2; k <= 4; ++k) {
+    cache.Insert(Key(k), Value(static_cast<int>(k)), 100);
+    cache.Insert(Key(k), Value(static_cast<int>(k)), 100);
+  }
+  EXPECT_EQ(cache.bytes(), 300u);
+  EXPECT_EQ(cache.Get<int>(Key(1)), nullptr);
+  for (uint64_t k = 2; k <= 4; ++k) EXPECT_EQ(*cache.Get<int>(Key(k)), static_cast<int>(k));
+}
+
 TEST(BlockCacheTest, ConcurrentInsertsAndLookupsStayWithinBudget) {
   BlockCache cache(64 * 100, 4);
   std::vector<std::thread> threads;
