@@ -7,12 +7,11 @@
 // older (which is then admitted one offer later), and a matching fingerprint
 // of another key admits early — both only cost efficiency.
 //
-// Memory: 4 bytes per slot; callers size it at one slot per 256 bytes of
-// their capacity (1 MiB for 64 MiB), between 1,024 and 4M slots.
+// Memory: 4 bytes per slot, one slot per 256 bytes of the capacity it is
+// built for (1 MiB for 64 MiB), between 1,024 and 4M slots.
 // Thread-safety: all methods (relaxed atomics: a lost update only forgets).
 #pragma once
 
-#include <algorithm>
 #include <atomic>
 #include <cstddef>
 #include <cstdint>
@@ -44,8 +43,6 @@ class Doorkeeper {
     slot.store(fp, std::memory_order_relaxed);
     return false;
   }
-
-  size_t memory_bytes() const { return (mask_ + 1) * sizeof(uint32_t); }
 
  private:
   static constexpr size_t kMaxSlots = size_t{1} << 22;
