@@ -68,6 +68,7 @@
 
 #include "base/log.h"
 #include "base/rng.h"
+#include "bench/process_cpu.h"
 #include "warbler/store.h"
 
 #ifdef WARBLER_IM1_ROCKSDB
@@ -593,15 +594,6 @@ PhaseStats Summarize(std::vector<uint64_t>& ns, double secs, uint64_t errors, ui
   p.p99_us = at(0.99);
   p.p999_us = at(0.999);
   return p;
-}
-
-// CPU time of the whole process (user + system, every thread, io_uring's
-// workers included), µs.
-double ProcessCpuUs() {
-  rusage ru{};
-  ::getrusage(RUSAGE_SELF, &ru);
-  auto us = [](const timeval& t) { return static_cast<double>(t.tv_sec) * 1e6 + static_cast<double>(t.tv_usec); };
-  return us(ru.ru_utime) + us(ru.ru_stime);
 }
 
 void ReportFirstError(std::atomic<bool>* reported, const char* what, const Status& s) {

@@ -48,6 +48,7 @@
 
 #include "base/log.h"
 #include "base/rng.h"
+#include "bench/process_cpu.h"
 #include "engine/log/partition_log.h"
 #include "io/file_system.h"
 
@@ -81,14 +82,6 @@ struct Config {
 [[noreturn]] void DieErrno(const std::string& what) {
   std::fprintf(stderr, "log_bench: %s: %s\n", what.c_str(), std::strerror(errno));
   std::exit(1);
-}
-
-// CPU time of the whole process (all threads), µs.
-double ProcessCpuUs() {
-  rusage ru{};
-  ::getrusage(RUSAGE_SELF, &ru);
-  auto us = [](const timeval& tv) { return static_cast<double>(tv.tv_sec) * 1e6 + static_cast<double>(tv.tv_usec); };
-  return us(ru.ru_utime) + us(ru.ru_stime);
 }
 
 uint64_t NowNs() {
