@@ -58,7 +58,9 @@ struct LogOptions {
   Preallocate preallocate = Preallocate::kZeroFill;
   // Prepare the next segment file (space reserved per `preallocate`, synced)
   // on a background thread once the active one is half full or 3/4 of its
-  // age, so a roll only writes a header, renames and syncs the directory.
+  // age and appends arrive (an idle log, e.g. one opened to be read,
+  // prepares nothing), so a roll only writes a header, renames and syncs
+  // the directory.
   // A roll that finds no prepared file ready creates one on the writer thread,
   // with kFallocate in place of kZeroFill so it never writes a whole segment
   // there. Default true.

@@ -393,7 +393,13 @@ Status PartitionLog::MaybeRoll(uint64_t incoming_bytes) {
   const bool old = options_.segment_age_ms > 0 && age_us >= options_.segment_age_ms * 1000;
   const double index_fill = options_.hook != nullptr ? options_.hook->index_fill() : 0;
   const bool index_full = index_fill >= 1;
-  if (preparer_ != nullptr && !preparer_->started() &&
+  // The next segment is prepared only while appends arrive (incoming_bytes
+  // > 0), not from the idle wake-up: a log opened to be read, or a quiet
+  // partition, must not write a segment's worth of zeros (for a 128 MiB
+  // segment at kZeroFill that took a quarter of the CPU of IM-1-large's
+  // history readers, and the disk from their cold reads). A roll with
+  // nothing prepared makes its file itself (InstallNextSegment).
+  if (preparer_ != nullptr && incoming_bytes > 0 && !preparer_->started() &&
       (write_pos_ + incoming_bytes >= active_capacity_ / 2 || index_fill >= 0.5 ||
        (options_.segment_age_ms > 0 && age_us >= options_.segment_age_ms * 750))) {
     preparer_->Start(NextCapacity());  // the next segment, ready long before this one is full or old

@@ -624,6 +624,43 @@ TEST_F(PartitionLogFaultTest, PreparedSegmentIsInstalledAtRoll) {
   }
 }
 
+TEST_F(PartitionLogFaultTest, AnIdleLogPreparesNoSegment) {
+  // A log reopened past half of its active segment, and then only read, must
+  // not write the next segment's zeros; its first append starts preparing.
+  LogOptions o = SmallLog();
+  o.preallocate = Preallocate::kZeroFill;
+  o.batch.compress = false;
+  {
+    auto log = OpenLog(o);
+    ASSERT_NE(log, nullptr);
+    AppendMany(log.get(), 300);  // ~600 KB of a 1 MiB segment: past half
+    ASSERT_EQ(log->metrics().segments_rolled.load(), 0u);
+    ASSERT_TRUE(log->Close().ok());
+  }
+  // Any write to a prepared file would fail, and be counted, from here on.
+  io::FaultRule rule;
+  rule.op = io::FaultOp::kWrite;
+  rule.path_filter = "next-segment";
+  rule.trigger = io::FaultTrigger::kFromNth;
+  const uint64_t id = fault_->AddRule(rule);
+  const uint64_t injected = fault_->counters().injected;
+  auto log = OpenLog(o);
+  ASSERT_NE(log, nullptr);
+  // Several idle wake-ups of the writer (every 50 ms).
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  EXPECT_EQ(ReadAllBodies(log.get(), 299).size(), 1u);
+  EXPECT_FALSE(*fs_->Exists(layout::PreparedSegmentPath(kDir)));
+  EXPECT_EQ(fault_->counters().injected, injected);
+  fault_->RemoveRule(id);
+  ASSERT_TRUE(log->Append({Msg("wakes the preparer")}).ok());
+  bool prepared = false;
+  for (int i = 0; i < 500 && !prepared; ++i) {
+    prepared = *fs_->Exists(layout::PreparedSegmentPath(kDir));
+    if (!prepared) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  EXPECT_TRUE(prepared);
+}
+
 TEST_F(PartitionLogFaultTest, LeftoverPreparedFileIsNeverTakenForASegment) {
   {
     auto log = OpenLog();
