@@ -335,6 +335,7 @@ Result<std::shared_ptr<ConvState::CixHandle>> ConvState::WriteIndexFile(
   WB_RETURN_IF_ERROR(io::WriteFileAtomically(fs_, path, layout::TempPath(path), AsBytes(buf), ""));
   io::OpenOptions ro;
   ro.read_only = true;
+  ro.random_access = true;  // read one runs entry at a time
   auto handle = std::make_shared<CixHandle>();
   handle->segment_base = base;
   handle->ordinal = ordinal;
@@ -455,6 +456,7 @@ Status ConvState::Recover(PartitionLog* log) {
     const std::string path = dir_ + "/" + name;
     io::OpenOptions ro;
     ro.read_only = true;
+    ro.random_access = true;  // read one runs entry at a time
     Status why;
     IndexFile f;
     f.handle = std::make_shared<CixHandle>();

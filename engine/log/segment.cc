@@ -140,7 +140,7 @@ Result<std::shared_ptr<Segment>> Segment::Install(io::FileSystem* fs, std::uniqu
     return s;
   }
   // Reopened under its final name, so file()->path() names the segment.
-  auto file = fs->Open(path, io::OpenOptions{});
+  auto file = fs->Open(path, io::OpenOptions{.random_access = true});
   if (!file.ok()) {
     (void)fs->Remove(path);
     return file.status();
@@ -153,6 +153,7 @@ Result<std::shared_ptr<Segment>> Segment::Open(io::FileSystem* fs, const std::st
                                                uint32_t index_interval) {
   io::OpenOptions opts;
   opts.read_only = read_only;
+  opts.random_access = true;  // history reads fetch single batches
   WB_ASSIGN_OR_RETURN(auto file, fs->Open(path, opts));
   std::array<std::byte, kSegmentHeaderSize> buf{};
   WB_ASSIGN_OR_RETURN(size_t got, file->ReadAt(0, buf));

@@ -80,6 +80,25 @@ TYPED_TEST(ContractTest, WriteReadRoundTrip) {
   EXPECT_EQ(Str(mid), "WORLD");
 }
 
+// random_access is a hint: every backend accepts it, and files read and
+// write as without it (posix_fs_test checks the kernel honours it).
+TYPED_TEST(ContractTest, RandomAccessIsOnlyAHint) {
+  {
+    auto f = this->fs_->Open(this->P("r"), {.create = true, .random_access = true});
+    ASSERT_TRUE(f.ok()) << f.status().ToString();
+    ASSERT_TRUE((*f)->WriteAt(0, Bytes("scattered reads")).ok());
+    ASSERT_TRUE((*f)->Sync().ok());
+  }
+  auto f = this->fs_->Open(this->P("r"), {.read_only = true, .random_access = true});
+  ASSERT_TRUE(f.ok()) << f.status().ToString();
+  std::vector<std::byte> word(5);
+  auto n = (*f)->ReadAt(10, word);
+  ASSERT_TRUE(n.ok());
+  EXPECT_EQ(*n, 5u);
+  EXPECT_EQ(Str(word), "reads");
+  EXPECT_EQ(ReadAll(f->get()), "scattered reads");
+}
+
 TYPED_TEST(ContractTest, BatchAcrossFilesWithReadsWritesAndSyncs) {
   ASSERT_TRUE(WritePath(this->fs_, this->P("c"), "ccccc").ok());
   auto a = this->fs_->Open(this->P("a"), {.create = true});
