@@ -25,7 +25,8 @@
 //           run history cold. The page cache is dropped with
 //           /proc/sys/vm/drop_caches when permitted (root), otherwise with
 //           posix_fadvise(DONTNEED) on every file of the store; the report
-//           says which;
+//           says which, and how many disk reads (and KiB) the data
+//           directory's block device did per cold request (/proc/diskstats);
 //   async   Warbler only: a fresh store, one producer keeping --inflight
 //           AppendAsync calls in flight (an extra write row; 0 turns it off).
 // Both engines use their defaults with durable acks: Warbler StoreOptions{}
@@ -42,6 +43,7 @@
 #include <signal.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -774,6 +776,9 @@ struct ChildReport {
   uint64_t directory_bytes = 0, tail_index_bytes = 0, cache_bytes = 0;
   PhaseStats warm, sync, cold;
   double cold_open_ms = 0;
+  // Over the cold phase, per request: reads completed and KiB read by the
+  // block device of the data directory (/proc/diskstats); NaN if unknown.
+  double cold_disk_reads = 0, cold_disk_kib = 0;
   double settle_ms = 0;  // background work waited for after the recovery open
   int cold_method = 0;
 };
@@ -875,6 +880,33 @@ Status Reopen(Engine& e, const std::string& dir, ChildReport* r) {
   return Status::Ok();
 }
 
+// Reads completed and bytes read so far by the block device that holds
+// `path` (its line in /proc/diskstats: a partition's when it is on one);
+// nullopt when there is none (tmpfs, overlay) or the file cannot be read.
+struct DiskReads {
+  uint64_t ios = 0, bytes = 0;
+};
+std::optional<DiskReads> DeviceReads(const std::string& path) {
+  struct stat st;
+  if (::stat(path.c_str(), &st) != 0) return std::nullopt;
+  FILE* f = std::fopen("/proc/diskstats", "r");
+  if (f == nullptr) return std::nullopt;
+  std::optional<DiskReads> out;
+  unsigned maj = 0, min = 0;
+  char name[64];
+  unsigned long long reads = 0, merged = 0, sectors = 0;
+  char line[512];
+  while (std::fgets(line, sizeof(line), f) != nullptr) {
+    if (std::sscanf(line, "%u %u %63s %llu %llu %llu", &maj, &min, name, &reads, &merged, &sectors) == 6 &&
+        maj == major(st.st_dev) && min == minor(st.st_dev)) {
+      out = DiskReads{reads, sectors * 512};  // diskstats counts 512-byte sectors
+      break;
+    }
+  }
+  std::fclose(f);
+  return out;
+}
+
 // Close, drop the page cache, reopen (timed), drop it again (Open may have
 // read the data it indexes: Warbler scans its unsealed tail) and run history.
 Status ColdHistory(Engine& e, const Config& cfg, const std::string& dir, ChildReport* r) {
@@ -885,7 +917,15 @@ Status ColdHistory(Engine& e, const Config& cfg, const std::string& dir, ChildRe
   r->cold_open_ms = static_cast<double>(NowNs() - t0) / 1e6;
   (void)e.WaitIdle(kSettleTimeoutMs);
   (void)DropPageCache(dir);
+  const std::optional<DiskReads> before = DeviceReads(dir);
   r->cold = RunReads(e, cfg, ReadKind::kHistory, std::string(e.name()) + " history cold");
+  const std::optional<DiskReads> after = DeviceReads(dir);
+  r->cold_disk_reads = r->cold_disk_kib = std::numeric_limits<double>::quiet_NaN();
+  if (before && after && r->cold.ops > 0) {
+    const double ops = static_cast<double>(r->cold.ops);
+    r->cold_disk_reads = static_cast<double>(after->ios - before->ios) / ops;
+    r->cold_disk_kib = static_cast<double>(after->bytes - before->bytes) / 1024.0 / ops;
+  }
   return Status::Ok();
 }
 
@@ -1194,15 +1234,23 @@ void PrintReadTables(Report& rep, const Config& cfg, const std::vector<EngineRun
     warm.push_back(ReadRow(r, c.warm, kNa));
     sync.push_back(ReadRow(r, c.sync, kNa));
     cold.push_back(ReadRow(r, c.cold, c.cold_open_ms));
+    cold.back().values.push_back(c.cold_disk_reads);
+    cold.back().values.push_back(c.cold_disk_kib);
     method = ColdMethodName(static_cast<ColdMethod>(c.cold_method));
   }
   const std::string readers = std::to_string(cfg.readers) + " readers";
   if (cfg.phase_history) {
     rep.Table("history warm: " + std::to_string(cfg.history_requests) + " x newest 50, " + readers,
               with("-", false), warm);
+    std::vector<Column> cold_cols = with("reopen ms", true);
+    cold_cols.push_back({"disk rd/req", 2, true});
+    cold_cols.push_back({"disk KiB/req", 1, true});
     rep.Table("history cold: the same after closing, dropping the page cache (" + method +
                   ") and reopening",
-              with("reopen ms", true), cold);
+              cold_cols, cold);
+    rep.Line(
+        "  disk rd/req, KiB/req: reads completed and KiB read by the data directory's block device "
+        "over the cold phase (/proc/diskstats, so any other I/O on the device counts too), per request.");
   }
   if (cfg.phase_sync) {
     rep.Table("sync: " + std::to_string(cfg.sync_requests) +
