@@ -23,7 +23,6 @@
 // file): the point is to compare raw kernel paths, not io/'s backends.
 #include <fcntl.h>
 #include <liburing.h>
-#include <sys/resource.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -36,7 +35,12 @@
 #include <string>
 #include <vector>
 
+#include "bench/process_cpu.h"
+
 namespace {
+
+using warbler::bench::ProcessUsage;
+using warbler::bench::SampleProcess;
 
 constexpr size_t kBlock = 4096;
 constexpr size_t kFileBytes = 64u << 20;
@@ -61,13 +65,9 @@ struct Usage {
 
 Usage Sample() {
   Usage u;
-  rusage ru{};
-  ::getrusage(RUSAGE_SELF, &ru);
-  auto us = [](const timeval& t) {
-    return static_cast<double>(t.tv_sec) * 1e6 + static_cast<double>(t.tv_usec);
-  };
-  u.cpu_us = us(ru.ru_utime) + us(ru.ru_stime);
-  u.switches = ru.ru_nvcsw + ru.ru_nivcsw;
+  const ProcessUsage self = SampleProcess();
+  u.cpu_us = self.cpu_us;
+  u.switches = self.switches;
   std::FILE* f = std::fopen("/proc/stat", "r");
   if (f == nullptr) Die("open /proc/stat", errno);
   char line[512];

@@ -39,8 +39,11 @@ class BlockCache {
   // blocks that are read again.
   enum class Admission { kAll, kSecondOffer };
 
+  static constexpr size_t kDefaultShards = 16;
+
   // capacity_bytes = 0 disables caching (every lookup misses, inserts are dropped).
-  explicit BlockCache(size_t capacity_bytes, size_t shards = 16, Admission admission = Admission::kAll);
+  explicit BlockCache(size_t capacity_bytes, size_t shards = kDefaultShards,
+                      Admission admission = Admission::kAll);
 
   std::shared_ptr<const void> Lookup(const CacheKey& key);
   // Keeps `value` under the admission policy and within the budget. With

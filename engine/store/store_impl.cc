@@ -55,7 +55,7 @@ class StoreImpl final : public Store {
         fs_(fs),
         // Admits a block on its second offer: IM-1-large's reads of one-off
         // conversations made every read insert and evict (docs/index.md).
-        cache_(options.block_cache_bytes, 16, BlockCache::Admission::kSecondOffer),
+        cache_(options.block_cache_bytes, BlockCache::kDefaultShards, BlockCache::Admission::kSecondOffer),
         recent_(options.recent_cache_bytes) {}
 
   ~StoreImpl() override { (void)Close(); }
