@@ -120,6 +120,12 @@ TEST(BlockCacheTest, ConcurrentInsertsAndLookupsStayWithinBudget) {
           EXPECT_EQ(*v, static_cast<int>(k.position));
         } else {
           cache.Insert(k, Value(static_cast<int>(k.position)), 100);
+          // Read back at once, so that hits do not depend on how the
+          // threads happen to interleave (a loaded machine may run them
+          // one after the other, and a 500-key cycle never hits a 64-entry LRU).
+          if (auto again = cache.Get<int>(k)) {
+            EXPECT_EQ(*again, static_cast<int>(k.position));
+          }
         }
       }
     });
