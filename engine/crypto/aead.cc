@@ -13,12 +13,6 @@
 namespace warbler::engine::crypto {
 namespace {
 
-// Fetched once: an explicit fetch avoids OpenSSL 3's per-call implicit lookup.
-const EVP_CIPHER* Aes256Gcm() {
-  static EVP_CIPHER* cipher = EVP_CIPHER_fetch(nullptr, "AES-256-GCM", nullptr);
-  return cipher;
-}
-
 struct CtxDeleter {
   void operator()(EVP_CIPHER_CTX* c) const { EVP_CIPHER_CTX_free(c); }  // cleanses
 };
@@ -39,28 +33,30 @@ Status OpenSslError(const char* what) {
   return Status::IOError(std::string("OpenSSL ") + what + ": " + buf);
 }
 
-// Replaces the context's key schedule with that of an all-zero key.
-void Scrub(EVP_CIPHER_CTX* ctx, bool encrypt) {
-  static const unsigned char kZero[kKeySize] = {};
-  if (encrypt) {
-    (void)EVP_EncryptInit_ex2(ctx, nullptr, kZero, nullptr, nullptr);
-  } else {
-    (void)EVP_DecryptInit_ex2(ctx, nullptr, kZero, nullptr, nullptr);
-  }
-  ERR_clear_error();
+// Loads the key's schedule into the thread's context (a copy: no key
+// expansion) and sets the direction and the nonce.
+bool Begin(EVP_CIPHER_CTX* ctx, const Key& key, const Nonce& nonce, bool encrypt) {
+  const EVP_CIPHER_CTX* schedule = key.GcmSchedule();
+  if (schedule == nullptr || EVP_CIPHER_CTX_copy(ctx, schedule) != 1) return false;
+  // The default GCM IV length is 12 bytes, the only one we use.
+  return (encrypt ? EVP_EncryptInit_ex2(ctx, nullptr, nullptr, nonce.data(), nullptr)
+                  : EVP_DecryptInit_ex2(ctx, nullptr, nullptr, nonce.data(), nullptr)) == 1;
 }
 
-// Scrubs the context on every return path.
+// Empties the thread's context on every return path: EVP_CIPHER_CTX_reset
+// frees the copied schedule, and OpenSSL wipes it as it frees it.
 class ScrubGuard {
  public:
-  ScrubGuard(EVP_CIPHER_CTX* ctx, bool encrypt) : ctx_(ctx), encrypt_(encrypt) {}
-  ~ScrubGuard() { Scrub(ctx_, encrypt_); }
+  explicit ScrubGuard(EVP_CIPHER_CTX* ctx) : ctx_(ctx) {}
+  ~ScrubGuard() {
+    (void)EVP_CIPHER_CTX_reset(ctx_);
+    ERR_clear_error();
+  }
   ScrubGuard(const ScrubGuard&) = delete;
   ScrubGuard& operator=(const ScrubGuard&) = delete;
 
  private:
   EVP_CIPHER_CTX* ctx_;
-  bool encrypt_;
 };
 
 }  // namespace
@@ -69,13 +65,9 @@ Status Seal(const Key& key, const Nonce& nonce, std::span<const std::byte> aad,
             std::span<std::byte> data, std::span<std::byte, kTagSize> tag) {
   WB_ASSERT(data.size() < INT_MAX && aad.size() < INT_MAX);
   EVP_CIPHER_CTX* ctx = ThreadCtx();
-  const EVP_CIPHER* cipher = Aes256Gcm();
-  if (ctx == nullptr || cipher == nullptr) return OpenSslError("AES-256-GCM unavailable");
-  ScrubGuard scrub(ctx, /*encrypt=*/true);
-  // The default GCM IV length is 12 bytes, the only one we use.
-  if (EVP_EncryptInit_ex2(ctx, cipher, key.bytes().data(), nonce.data(), nullptr) != 1) {
-    return OpenSslError("seal init");
-  }
+  if (ctx == nullptr) return OpenSslError("AES-256-GCM unavailable");
+  ScrubGuard scrub(ctx);
+  if (!Begin(ctx, key, nonce, /*encrypt=*/true)) return OpenSslError("seal init");
   int n = 0;
   if (!aad.empty() &&
       EVP_EncryptUpdate(ctx, nullptr, &n, U(aad.data()), static_cast<int>(aad.size())) != 1) {
@@ -102,12 +94,9 @@ Status Open(const Key& key, const Nonce& nonce, std::span<const std::byte> aad,
   WB_ASSERT(out.size() == ciphertext.size());
   WB_ASSERT(ciphertext.size() < INT_MAX && aad.size() < INT_MAX);
   EVP_CIPHER_CTX* ctx = ThreadCtx();
-  const EVP_CIPHER* cipher = Aes256Gcm();
-  if (ctx == nullptr || cipher == nullptr) return OpenSslError("AES-256-GCM unavailable");
-  ScrubGuard scrub(ctx, /*encrypt=*/false);
-  if (EVP_DecryptInit_ex2(ctx, cipher, key.bytes().data(), nonce.data(), nullptr) != 1) {
-    return OpenSslError("open init");
-  }
+  if (ctx == nullptr) return OpenSslError("AES-256-GCM unavailable");
+  ScrubGuard scrub(ctx);
+  if (!Begin(ctx, key, nonce, /*encrypt=*/false)) return OpenSslError("open init");
   int n = 0;
   if (!aad.empty() &&
       EVP_DecryptUpdate(ctx, nullptr, &n, U(aad.data()), static_cast<int>(aad.size())) != 1) {

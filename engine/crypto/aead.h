@@ -1,8 +1,10 @@
 // AES-256-GCM authenticated encryption over OpenSSL 3 EVP: the one primitive
 // behind batch payloads and the keyring (docs/security.md).
 //
-// Each thread keeps one cached EVP_CIPHER_CTX; after every call it is re-keyed
-// with a zero key, so no expanded key schedule outlives the call.
+// Each call copies the key's expanded schedule (Key::GcmSchedule, made once
+// per key) into the thread's cached EVP_CIPHER_CTX and empties that context
+// again before returning, so no schedule lingers in a thread's context and
+// none outlives its Key.
 // Thread-safety: all functions may be called from any thread concurrently.
 #pragma once
 

@@ -1,6 +1,8 @@
 #include "engine/crypto/key.h"
 
 #include <openssl/crypto.h>
+#include <openssl/err.h>
+#include <openssl/evp.h>
 #include <openssl/rand.h>
 
 namespace warbler::engine::crypto {
@@ -22,11 +24,46 @@ Key::Key(std::span<const uint8_t, kKeySize> bytes) {
 Key::Key(const Key& other) : bytes_(other.bytes_) {}
 
 Key& Key::operator=(const Key& other) {
-  if (this != &other) bytes_ = other.bytes_;
+  if (this != &other) {
+    DropSchedule();  // it belongs to the old bytes
+    bytes_ = other.bytes_;
+  }
   return *this;
 }
 
-Key::~Key() { OPENSSL_cleanse(bytes_.data(), bytes_.size()); }
+Key::~Key() {
+  DropSchedule();
+  OPENSSL_cleanse(bytes_.data(), bytes_.size());
+}
+
+const EVP_CIPHER* Aes256Gcm() {
+  // An explicit fetch avoids OpenSSL 3's implicit lookup on every init.
+  static EVP_CIPHER* const cipher = EVP_CIPHER_fetch(nullptr, "AES-256-GCM", nullptr);
+  return cipher;
+}
+
+const EVP_CIPHER_CTX* Key::GcmSchedule() const {
+  if (EVP_CIPHER_CTX* s = schedule_.load(std::memory_order_acquire)) return s;
+  const EVP_CIPHER* cipher = Aes256Gcm();
+  EVP_CIPHER_CTX* made = cipher != nullptr ? EVP_CIPHER_CTX_new() : nullptr;
+  if (made == nullptr) return nullptr;
+  // The GCM schedule is AES's forward one whichever the direction: a copy is
+  // set to seal or open by the IV init that follows.
+  if (EVP_EncryptInit_ex2(made, cipher, bytes_.data(), nullptr, nullptr) != 1) {
+    EVP_CIPHER_CTX_free(made);
+    ERR_clear_error();
+    return nullptr;
+  }
+  EVP_CIPHER_CTX* expected = nullptr;
+  if (schedule_.compare_exchange_strong(expected, made, std::memory_order_acq_rel)) return made;
+  EVP_CIPHER_CTX_free(made);  // another thread's is in
+  return expected;
+}
+
+void Key::DropSchedule() {
+  // EVP_CIPHER_CTX_free wipes the provider context (OPENSSL_clear_free).
+  if (EVP_CIPHER_CTX* s = schedule_.exchange(nullptr, std::memory_order_acq_rel)) EVP_CIPHER_CTX_free(s);
+}
 
 Result<Key> Key::Random() {
   Key k;

@@ -4,14 +4,21 @@
 // overwritten, and a Key has no printer: nothing ever logs it. Copies are
 // explicit (each copy is wiped on its own); prefer sharing one Key through
 // std::shared_ptr<const Key>, as the keyring does.
+//
+// A Key also keeps its expanded AES-256-GCM key schedule, made on first use
+// by aead.cc and wiped with the bytes: each seal or open copies it instead of
+// expanding the key again (docs/security.md "Memory hygiene").
 // Thread-safety: a const Key may be read from any number of threads.
 #pragma once
 
 #include <array>
+#include <atomic>
 #include <cstddef>
 #include <cstdint>
 #include <span>
 #include <string_view>
+
+#include <openssl/types.h>
 
 #include "base/status.h"
 
@@ -38,9 +45,22 @@ class Key {
   // Constant-time comparison.
   bool Equals(const Key& other) const;
 
+  // For aead.cc: the key's AES-256-GCM schedule, an EVP_CIPHER_CTX keyed
+  // with it (no IV), made on the first call (racing callers agree on one)
+  // and freed — which wipes it — when the key is destroyed or assigned.
+  // Callers copy it and never change it. nullptr if OpenSSL fails.
+  const EVP_CIPHER_CTX* GcmSchedule() const;
+
  private:
+  void DropSchedule();
+
   std::array<uint8_t, kKeySize> bytes_{};
+  mutable std::atomic<EVP_CIPHER_CTX*> schedule_{nullptr};
 };
+
+// AES-256-GCM, fetched from OpenSSL's default provider once; nullptr if
+// unavailable.
+const EVP_CIPHER* Aes256Gcm();
 
 // Fills `out` from the OpenSSL CSPRNG; Unavailable if it fails.
 Status RandomBytes(std::span<std::byte> out);

@@ -5,11 +5,13 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <map>
 #include <set>
+#include <thread>
 
 #include "base/coding.h"
 #include "base/rng.h"
@@ -154,6 +156,81 @@ TEST(AeadTest, AnyChangeFailsAuthentication) {
   data[0] ^= std::byte{1};
   EXPECT_EQ(Open(key, nonce, AsBytes("header"), data, tag, out).code(),
             StatusCode::kUnauthenticated);
+}
+
+// A Key keeps its expanded schedule (made on first use): a copy makes its
+// own, and an assignment drops the old bytes' schedule.
+TEST(AeadTest, ACopiedOrReassignedKeySealsWithItsOwnBytes) {
+  const Nonce nonce = BatchNonce(7, 42);
+  auto seal = [&](const Key& k) {
+    std::string text = "hello, warbler";
+    auto data = std::as_writable_bytes(std::span(text));
+    std::array<std::byte, kTagSize> tag{};
+    EXPECT_TRUE(Seal(k, nonce, AsBytes("aad"), data, tag).ok());
+    return ToHex(data) + "/" + ToHex(tag);
+  };
+  const std::string golden = std::string(kGoldenCiphertext) + "/" + kGoldenTag;
+  Key a = CountingKey(0);
+  EXPECT_EQ(seal(a), golden);
+  Key b = a;  // a's schedule exists; b makes its own
+  EXPECT_EQ(seal(b), golden);
+  b = CountingKey(1);  // b's schedule was of key 0
+  const std::string other = seal(b);
+  EXPECT_NE(other, golden);
+  EXPECT_EQ(seal(CountingKey(1)), other);
+  EXPECT_EQ(seal(a), golden);
+  a = b;
+  EXPECT_EQ(seal(a), other);
+}
+
+// Threads share one Key (its schedule made by whichever comes first) and
+// each thread's context goes from key to key: every result must equal what
+// a fresh key gives on one thread.
+TEST(AeadTest, ThreadsShareOneKeysSchedule) {
+  const auto k1 = std::make_shared<const Key>(CountingKey(3));
+  const auto k2 = std::make_shared<const Key>(CountingKey(4));
+  constexpr int kThreads = 6, kRounds = 150;
+  auto seal = [](const Key& k, uint64_t offset, std::string* text) {
+    auto data = std::as_writable_bytes(std::span(*text));
+    std::array<std::byte, kTagSize> tag{};
+    EXPECT_TRUE(Seal(k, BatchNonce(9, offset), AsBytes("hdr"), data, tag).ok());
+    return tag;
+  };
+  // Expected ciphertexts and tags, from separate keys on this thread.
+  std::vector<std::string> want_text(kRounds);
+  std::vector<std::array<std::byte, kTagSize>> want_tag(kRounds);
+  for (int i = 0; i < kRounds; ++i) {
+    want_text[i] = "message " + std::to_string(i) + std::string(static_cast<size_t>(i), 'm');
+    want_tag[i] = seal(i % 2 == 0 ? CountingKey(3) : CountingKey(4), static_cast<uint64_t>(i), &want_text[i]);
+  }
+  std::atomic<int> failures{0};
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&, t] {
+      for (int r = 0; r < kRounds; ++r) {
+        const int i = (r + t * 7) % kRounds;
+        const Key& k = i % 2 == 0 ? *k1 : *k2;
+        std::string text = "message " + std::to_string(i) + std::string(static_cast<size_t>(i), 'm');
+        const auto tag = seal(k, static_cast<uint64_t>(i), &text);
+        if (text != want_text[i] || tag != want_tag[i]) failures.fetch_add(1);
+        std::string back(text.size(), '\0');
+        const Status s = Open(k, BatchNonce(9, static_cast<uint64_t>(i)), AsBytes("hdr"), AsBytes(text), tag,
+                              std::as_writable_bytes(std::span(back)));
+        if (!s.ok() || back != "message " + std::to_string(i) + std::string(static_cast<size_t>(i), 'm')) {
+          failures.fetch_add(1);
+        }
+        // The other key must not open it: the context holds no stale schedule.
+        const Key& wrong = i % 2 == 0 ? *k2 : *k1;
+        if (Open(wrong, BatchNonce(9, static_cast<uint64_t>(i)), AsBytes("hdr"), AsBytes(text), tag,
+                 std::as_writable_bytes(std::span(back)))
+                .code() != StatusCode::kUnauthenticated) {
+          failures.fetch_add(1);
+        }
+      }
+    });
+  }
+  for (auto& th : threads) th.join();
+  EXPECT_EQ(failures.load(), 0);
 }
 
 TEST(KeyTest, HexParsingAndRandomKeys) {
