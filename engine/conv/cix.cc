@@ -25,7 +25,8 @@ ConvId GetId(const std::byte* p) { return {DecodeFixed64(p), DecodeFixed64(p + 8
 
 Status DecodeSection(std::span<const std::byte> in, uint64_t n, size_t entry_size,
                      const char* what, const std::function<void(const std::byte*)>& fn) {
-  if (n > (in.size() - std::min<size_t>(in.size(), 8)) / entry_size) {
+  // The checksum is 8 bytes after the entries: never read it past the end.
+  if (in.size() < 8 || n > (in.size() - 8) / entry_size) {
     return Status::Corruption(std::string("conversation index ") + what + " section is truncated");
   }
   const size_t bytes = n * entry_size;

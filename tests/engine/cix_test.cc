@@ -96,5 +96,24 @@ TEST(CixTest, RunsSectionIsWalkedWithPositions) {
             StatusCode::kCorruption);
 }
 
+// Regression (found by tests/fuzz/store_files_fuzz.cc): an empty section
+// shorter than its 8-byte checksum read the checksum from past its end. Here
+// the bytes past the end are the right checksum, so without the size check
+// the truncated section decoded as valid (and under ASan a section at the
+// end of its buffer was a heap-buffer-overflow).
+TEST(CixTest, SectionShorterThanItsChecksumIsTruncated) {
+  std::string buf;
+  AppendSectionChecksum(0, &buf);  // the checksum of zero entries
+  ASSERT_EQ(buf.size(), 8u);
+  for (size_t len = 0; len < 8; ++len) {
+    const auto in = Bytes(buf).first(len);
+    EXPECT_EQ(DecodeDirSection(in, 0, [](const DirEntry&) { FAIL(); }).code(), StatusCode::kCorruption) << len;
+    EXPECT_EQ(DecodeDedupSection(in, 0, [](const DedupEntry&) { FAIL(); }).code(), StatusCode::kCorruption) << len;
+  }
+  // The whole 8 bytes are a valid empty section.
+  EXPECT_TRUE(DecodeDirSection(Bytes(buf), 0, [](const DirEntry&) { FAIL(); }).ok());
+  EXPECT_TRUE(DecodeDedupSection(Bytes(buf), 0, [](const DedupEntry&) { FAIL(); }).ok());
+}
+
 }  // namespace
 }  // namespace warbler::engine::cix
