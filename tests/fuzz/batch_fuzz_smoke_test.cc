@@ -10,9 +10,9 @@
 #include "base/coding.h"
 #include "engine/crypto/batch_cipher.h"
 #include "engine/log/batch.h"
+#include "tests/fuzz/fuzz_keys.h"
 
 namespace warbler::engine {
-crypto::KeySource* FuzzKeys();
 void FuzzBatch(const uint8_t* data, size_t size);
 namespace {
 

@@ -1,0 +1,29 @@
+// Seed inputs for a libFuzzer target: scripts/fuzz runs each target once with
+// WARBLER_FUZZ_WRITE_SEEDS=<dir> and -runs=0; a target that has seeds writes
+// them there from LLVMFuzzerInitialize, and the fuzzing run reads <dir>
+// besides its corpus. Seeds made by the real encoders get a fuzzer past
+// magics, lengths and checksums from its first input on.
+#pragma once
+
+#include <cstdlib>
+#include <fstream>
+#include <string>
+#include <vector>
+
+namespace warbler {
+
+// The directory to write seeds to, or nullptr when none was asked for.
+inline const char* FuzzSeedDir() {
+  const char* dir = std::getenv("WARBLER_FUZZ_WRITE_SEEDS");
+  return dir != nullptr && *dir != '\0' ? dir : nullptr;
+}
+
+// Writes inputs[i] to <dir>/seed-<i>.
+inline void WriteFuzzSeeds(const char* dir, const std::vector<std::string>& inputs) {
+  for (size_t i = 0; i < inputs.size(); ++i) {
+    std::ofstream out(std::string(dir) + "/seed-" + std::to_string(i), std::ios::binary | std::ios::trunc);
+    out.write(inputs[i].data(), static_cast<std::streamsize>(inputs[i].size()));
+  }
+}
+
+}  // namespace warbler
