@@ -16,45 +16,35 @@
 #include "io/file_system.h"
 #include "io/net/socket.h"
 #include "server/config.h"
-#include "tests/fuzz/fuzz_seeds.h"
+#include "tests/fuzz/fuzz_util.h"
 
 namespace warbler::server {
 namespace {
-
-// Results are summed into this, so reading them is not optimized away.
-volatile uint64_t g_sink = 0;
-
-void Touch(uint64_t v) { g_sink = g_sink + v; }
-void Touch(std::string_view s) {
-  uint64_t sum = s.size();
-  for (char c : s) sum = sum * 31 + static_cast<uint8_t>(c);
-  Touch(sum);
-}
 
 // An address as the server, the admin endpoint and the client parse it.
 void ParseAddress(const std::string& s) {
   auto hp = io::net::ParseHostPort(s);
   if (!hp.ok()) return;
-  Touch(hp->host);
-  Touch(hp->port);
-  Touch(io::net::IsLoopbackHost(hp->host));
+  FuzzTouch(hp->host);
+  FuzzTouch(hp->port);
+  FuzzTouch(io::net::IsLoopbackHost(hp->host));
 }
 
 void TouchConfig(const Config& c) {
-  Touch(c.data_dir);
-  Touch(c.log_level);
-  Touch(c.admin_listen);
+  FuzzTouch(c.data_dir);
+  FuzzTouch(c.log_level);
+  FuzzTouch(c.admin_listen);
   const ServerOptions& s = c.server;
-  Touch(s.listen);
-  Touch(s.tls_cert);
-  Touch(s.tls_key);
-  Touch(s.tls ^ s.allow_remote_plaintext ^ s.network_threads ^ s.worker_threads ^ s.worker_queue ^
+  FuzzTouch(s.listen);
+  FuzzTouch(s.tls_cert);
+  FuzzTouch(s.tls_key);
+  FuzzTouch(s.tls ^ s.allow_remote_plaintext ^ s.network_threads ^ s.worker_threads ^ s.worker_queue ^
         s.max_connections ^ s.max_frame_bytes ^ s.max_inflight ^ s.max_output_bytes ^
         s.max_subscription_buffer ^ s.shutdown_timeout_ms);
   const StoreOptions& o = c.store;
-  Touch(o.kek_file);
-  Touch(o.previous_kek_file);
-  Touch(o.partitions ^ o.segment_bytes ^ static_cast<uint64_t>(o.durability) ^ o.sync_interval_ms ^
+  FuzzTouch(o.kek_file);
+  FuzzTouch(o.previous_kek_file);
+  FuzzTouch(o.partitions ^ o.segment_bytes ^ static_cast<uint64_t>(o.durability) ^ o.sync_interval_ms ^
         o.compress ^ static_cast<uint64_t>(o.zstd_level) ^ o.compression_dictionaries ^
         o.dictionary_sample_bytes ^ o.dictionary_max_bytes ^ o.dictionary_max_count ^ o.tail_index_bytes ^
         o.queue_capacity ^ static_cast<uint64_t>(o.io) ^ o.max_body_bytes ^ o.max_sender_bytes ^
@@ -149,7 +139,7 @@ bool FuzzConfig(const uint8_t* data, size_t size) {
     if (eq == std::string::npos) continue;
     const std::string value = kv.substr(eq + 1);
     if (kv.compare(0, eq, "WARBLER_IO") == 0) {  // io/default_fs.cc
-      if (auto b = io::ParseBackend(value); b.ok()) Touch(static_cast<uint64_t>(*b));
+      if (auto b = io::ParseBackend(value); b.ok()) FuzzTouch(static_cast<uint64_t>(*b));
     }
     ParseAddress(value);
   }

@@ -38,23 +38,13 @@
 #include "engine/log/segment.h"
 #include "io/mem_fs.h"
 #include "tests/fuzz/fuzz_keys.h"
-#include "tests/fuzz/fuzz_seeds.h"
+#include "tests/fuzz/fuzz_util.h"
 #include "warbler/options.h"
 
 namespace warbler::engine {
 namespace {
 
 using Bytes = std::span<std::byte>;
-
-// Results are summed into this, so reading them is not optimized away.
-volatile uint64_t g_sink = 0;
-
-void Touch(uint64_t v) { g_sink = g_sink + v; }
-void Touch(std::string_view s) {
-  uint64_t sum = s.size();
-  for (char c : s) sum = sum * 31 + static_cast<uint8_t>(c);
-  Touch(sum);
-}
 
 crypto::Key FixedKey(uint8_t seed) {
   std::array<uint8_t, crypto::kKeySize> b{};
@@ -160,19 +150,19 @@ void Reseal(StoreFile which, Bytes b) {
 // ---- the decoders ----
 
 void TouchRuns(const cix::RunsEntry& e) {
-  Touch(e.id.lo ^ e.id.hi ^ e.first_seq ^ e.last_seq ^ e.last_ts ^ e.prev_ordinal ^ e.prev_pos8);
-  for (const cix::BatchRef& r : e.refs) Touch(r.first_seq ^ r.position ^ r.size);
+  FuzzTouch(e.id.lo ^ e.id.hi ^ e.first_seq ^ e.last_seq ^ e.last_ts ^ e.prev_ordinal ^ e.prev_pos8);
+  for (const cix::BatchRef& r : e.refs) FuzzTouch(r.first_seq ^ r.position ^ r.size);
 }
 
 bool DecodeCixHeader(std::span<const std::byte> in) {
   cix::Header h;
   if (!cix::DecodeHeader(in, &h).ok()) return false;
-  Touch(h.partition ^ h.ordinal ^ h.segment_base ^ h.segment_next ^ h.file_size() ^ h.has_directory);
+  FuzzTouch(h.partition ^ h.ordinal ^ h.segment_base ^ h.segment_next ^ h.file_size() ^ h.has_directory);
   return true;
 }
 
 bool DecodeCixRunsEntry(std::span<const std::byte> in) {
-  if (auto n = cix::PeekRefCount(in); n.ok()) Touch(*n);
+  if (auto n = cix::PeekRefCount(in); n.ok()) FuzzTouch(*n);
   cix::RunsEntry e;
   if (!cix::DecodeRunsEntry(in, &e).ok()) return false;
   TouchRuns(e);
@@ -182,7 +172,7 @@ bool DecodeCixRunsEntry(std::span<const std::byte> in) {
 bool DecodeCixRunsSection(std::span<const std::byte> in) {
   return cix::DecodeRunsSection(in, [](const cix::RunsEntry& e, uint32_t pos8) {
            TouchRuns(e);
-           Touch(pos8);
+           FuzzTouch(pos8);
          }).ok();
 }
 
@@ -192,19 +182,19 @@ bool DecodeCixSection(StoreFile which, std::span<const std::byte> in) {
   const uint64_t n = CixSectionCount(static_cast<uint8_t>(in[0]), static_cast<uint8_t>(in[1]));
   if (which == StoreFile::kCixDirSection) {
     return cix::DecodeDirSection(in.subspan(2), n, [](const DirEntry& e) {
-             Touch(e.id.lo ^ e.id.hi ^ e.last_seq ^ e.last_ts ^ e.ordinal ^ e.entry_pos8);
+             FuzzTouch(e.id.lo ^ e.id.hi ^ e.last_seq ^ e.last_ts ^ e.ordinal ^ e.entry_pos8);
            }).ok();
   }
   return cix::DecodeDedupSection(in.subspan(2), n, [](const cix::DedupEntry& e) {
-           Touch(e.id.lo ^ e.id.hi ^ e.seq ^ e.ts ^ e.offset);
+           FuzzTouch(e.id.lo ^ e.id.hi ^ e.seq ^ e.ts ^ e.offset);
          }).ok();
 }
 
 bool DecodeSegmentHeader(std::span<const std::byte> in) {
   SegmentMeta meta;
   if (!Segment::DecodeHeader(in, &meta).ok()) return false;
-  Touch(meta.partition ^ meta.base_offset ^ meta.created_wall_us);
-  for (uint8_t b : meta.store_uuid) Touch(b);
+  FuzzTouch(meta.partition ^ meta.base_offset ^ meta.created_wall_us);
+  for (uint8_t b : meta.store_uuid) FuzzTouch(b);
   return true;
 }
 
@@ -212,10 +202,10 @@ bool DecodeOffsetIndex(std::span<const std::byte> in) {
   uint64_t next_offset = 0, data_end = 0;
   auto index = OffsetIndex::Decode(AsStringView(in), kFuzzIndexBase, 4096, &next_offset, &data_end);
   if (!index.ok()) return false;
-  Touch(next_offset ^ data_end);
+  FuzzTouch(next_offset ^ data_end);
   for (const OffsetIndex::Entry& e : index->entries()) {
-    Touch(e.relative_offset ^ e.position);
-    Touch(index->Lookup(kFuzzIndexBase + e.relative_offset));
+    FuzzTouch(e.relative_offset ^ e.position);
+    FuzzTouch(index->Lookup(kFuzzIndexBase + e.relative_offset));
   }
   return true;
 }
@@ -223,12 +213,12 @@ bool DecodeOffsetIndex(std::span<const std::byte> in) {
 bool DecodeDict(std::span<const std::byte> in, const crypto::KeySource* keys) {
   auto f = dict::DecodeDictFile(in, kFuzzDictId, kFuzzStore, keys);
   if (!f.ok()) return false;
-  Touch(f->id ^ f->created_us ^ f->key_id);
-  Touch(f->tenant);
-  Touch(f->dictionary);
+  FuzzTouch(f->id ^ f->created_us ^ f->key_id);
+  FuzzTouch(f->tenant);
+  FuzzTouch(f->dictionary);
   // What the dictionary registry does next with the file's dictionary.
   if (auto d = codec::ZstdDictionary::Load(std::move(f->dictionary), StoreOptions().zstd_level); d.ok()) {
-    Touch((*d)->id());
+    FuzzTouch((*d)->id());
   }
   return true;
 }
@@ -252,15 +242,15 @@ bool OpenKeyring(std::span<const std::byte> in) {
   auto ring = crypto::Keyring::Open(fs.get(), kDir, kFuzzStore, FuzzKek(), &FuzzPreviousKek(), &clock);
   if (!ring.ok()) return false;
   for (const crypto::KeyInfo& k : (*ring)->List()) {
-    Touch(k.key_id ^ k.created_us ^ k.current);
-    Touch(k.tenant);
+    FuzzTouch(k.key_id ^ k.created_us ^ k.current);
+    FuzzTouch(k.tenant);
     auto key = (*ring)->Lookup(k.key_id);
     WB_ASSERT_MSG(key.ok(), "a listed key is not found");
-    for (uint8_t b : (*key)->bytes()) Touch(b);
+    for (uint8_t b : (*key)->bytes()) FuzzTouch(b);
     auto dek = (*ring)->DekFor(k.tenant);
     WB_ASSERT_MSG(dek.ok(), "a listed tenant has no DEK");
   }
-  Touch((*ring)->generation());
+  FuzzTouch((*ring)->generation());
   return true;
 }
 
@@ -276,14 +266,14 @@ bool ParseNames(std::span<const std::byte> in) {
   const std::string_view name = AsStringView(in);
   bool any = false;
   for (auto v : {layout::ParseSegmentName(name), layout::ParseIndexName(name), layout::ParseCixName(name)}) {
-    if (v) Touch(*v);
+    if (v) FuzzTouch(*v);
     any = any || v.has_value();
   }
   if (auto id = layout::ParseDictName(name)) {
-    Touch(*id);
+    FuzzTouch(*id);
     any = true;
   }
-  Touch(layout::IsTempName(name));
+  FuzzTouch(layout::IsTempName(name));
   return any;
 }
 

@@ -1,3 +1,5 @@
+// Helpers shared by the fuzz targets.
+//
 // Seed inputs for a libFuzzer target: scripts/fuzz runs each target once with
 // WARBLER_FUZZ_WRITE_SEEDS=<dir> and -runs=0; a target that has seeds writes
 // them there from LLVMFuzzerInitialize, and the fuzzing run reads <dir>
@@ -5,12 +7,24 @@
 // magics, lengths and checksums from its first input on.
 #pragma once
 
+#include <cstdint>
 #include <cstdlib>
 #include <fstream>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace warbler {
+
+// Folds a decoded value into a sink, so that reading what a decoder accepted
+// is not optimized away and ASan checks the memory it points to.
+inline volatile uint64_t g_fuzz_sink = 0;
+inline void FuzzTouch(uint64_t v) { g_fuzz_sink = g_fuzz_sink + v; }
+inline void FuzzTouch(std::string_view s) {
+  uint64_t sum = s.size();
+  for (char c : s) sum = sum * 31 + static_cast<uint8_t>(c);
+  FuzzTouch(sum);
+}
 
 // The directory to write seeds to, or nullptr when none was asked for.
 inline const char* FuzzSeedDir() {
