@@ -685,6 +685,7 @@ PhaseStats RunReads(Engine& e, const Config& cfg, ReadKind kind, const std::stri
   std::atomic<uint64_t> errors{0}, mismatches{0};
   std::atomic<bool> reported{false}, reported_mismatch{false};
   std::vector<uint64_t> lat;
+  const double cpu0 = ProcessCpuUs();
   const double secs = RunParallel(label, convs.size(), cfg.readers, &lat, [&](uint64_t k) {
     const uint32_t c = convs[k];
     ReadSummary r;
@@ -704,7 +705,10 @@ PhaseStats RunReads(Engine& e, const Config& cfg, ReadKind kind, const std::stri
       }
     }
   });
-  return Summarize(lat, secs, errors.load(), mismatches.load());
+  const double cpu = ProcessCpuUs() - cpu0;
+  PhaseStats stats = Summarize(lat, secs, errors.load(), mismatches.load());
+  stats.cpu_us_per_op = cpu / static_cast<double>(std::max<uint64_t>(1, stats.ops));
+  return stats;
 }
 
 // Sum of allocated blocks (du) and of file sizes under dir.
@@ -1231,20 +1235,22 @@ void PrintReadTables(Report& rep, const Config& cfg, const std::vector<EngineRun
   for (const EngineRun& r : runs) {
     if (!r.reader_ran) continue;
     const ChildReport& c = r.reader.report;
-    warm.push_back(ReadRow(r, c.warm, kNa));
-    sync.push_back(ReadRow(r, c.sync, kNa));
+    warm.push_back(ReadRow(r, c.warm, c.warm.cpu_us_per_op));
+    sync.push_back(ReadRow(r, c.sync, c.sync.cpu_us_per_op));
     cold.push_back(ReadRow(r, c.cold, c.cold_open_ms));
     cold.back().values.push_back(c.cold_disk_reads);
     cold.back().values.push_back(c.cold_disk_kib);
+    cold.back().values.push_back(c.cold.cpu_us_per_op);
     method = ColdMethodName(static_cast<ColdMethod>(c.cold_method));
   }
   const std::string readers = std::to_string(cfg.readers) + " readers";
   if (cfg.phase_history) {
     rep.Table("history warm: " + std::to_string(cfg.history_requests) + " x newest 50, " + readers,
-              with("-", false), warm);
+              with("cpu us/req", true), warm);
     std::vector<Column> cold_cols = with("reopen ms", true);
     cold_cols.push_back({"disk rd/req", 2, true});
     cold_cols.push_back({"disk KiB/req", 1, true});
+    cold_cols.push_back({"cpu us/req", 1, true});
     rep.Table("history cold: the same after closing, dropping the page cache (" + method +
                   ") and reopening",
               cold_cols, cold);
@@ -1255,7 +1261,12 @@ void PrintReadTables(Report& rep, const Config& cfg, const std::vector<EngineRun
   if (cfg.phase_sync) {
     rep.Table("sync: " + std::to_string(cfg.sync_requests) +
                   " x all after last seq - 20 (n <= 1000), " + readers,
-              with("-", false), sync);
+              with("cpu us/req", true), sync);
+  }
+  if (cfg.phase_history || cfg.phase_sync) {
+    rep.Line(
+        "  cpu us/req: the reader process's CPU time (user + system, all threads, the harness's checks "
+        "of every message included) over the phase, per request: steadier from run to run than req/s.");
   }
 }
 
