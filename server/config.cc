@@ -31,9 +31,11 @@ Status SetInt(T* dst, int64_t v, const std::string& name) {
 template <typename T>
 Key IntKey(T* dst, const std::string& name) {
   return Key{[dst, name](const toml::node& n) -> Status {
-               auto v = n.value<int64_t>();
-               if (!n.is_integer() || !v) return Status::InvalidArgument(name + " must be an integer");
-               return SetInt(dst, *v, name);
+               // Type first: toml++ 3.3's value<int64_t>() of a float casts
+               // before it checks the range (undefined for 1e74, found by
+               // tests/fuzz/config_fuzz.cc).
+               if (!n.is_integer()) return Status::InvalidArgument(name + " must be an integer");
+               return SetInt(dst, n.as_integer()->get(), name);
              },
              [dst, name](const std::string& s) -> Status {
                char* end = nullptr;

@@ -93,6 +93,14 @@ TEST(ConfigTest, UnknownKeysAndBadValuesNameTheKey) {
             std::string::npos);
   EXPECT_NE(ParseConfig("[store]\npartitions = \"4\"\n", "t.toml", {}).status().ToString().find("integer"),
             std::string::npos);
+  // A float where an integer belongs, however large, is a clear error (under
+  // UBSan this also caught toml++ casting 1e74 to int64_t before checking).
+  for (const char* v : {"4.0", "4.5", "1.31e74", "-1e300", "inf", "nan"}) {
+    EXPECT_NE(ParseConfig(std::string("[server]\nnetwork_threads = ") + v + "\n", "t.toml", {}).status().ToString().find(
+                  "server.network_threads must be an integer"),
+              std::string::npos)
+        << v;
+  }
   EXPECT_NE(ParseConfig("[store\n", "t.toml", {}).status().ToString().find("t.toml:1"), std::string::npos);
   auto env = ParseConfig(DefaultConfigToml(), "default", {"WARBLER_STORE_PARTITIONS=8", "WARBLER_DATA_DIR=/x"});
   ASSERT_TRUE(env.ok());
