@@ -11,6 +11,7 @@
 #include "engine/crypto/batch_cipher.h"
 #include "engine/log/batch.h"
 #include "tests/fuzz/fuzz_keys.h"
+#include "tests/fuzz/fuzz_util.h"
 
 namespace warbler::engine {
 void FuzzBatch(const uint8_t* data, size_t size);
@@ -46,8 +47,7 @@ TEST(BatchFuzzSmokeTest, MutatedBatchesNeverCrashTheDecoder) {
     auto d = DecodeBatch(AsBytes(b), FuzzKeys());
     ASSERT_TRUE(d.ok() || (d.status().code() == StatusCode::kUnauthenticated)) << d.status().ToString();
   }
-  const char* env = std::getenv("WARBLER_FUZZ_ITERATIONS");
-  const uint64_t iterations = env != nullptr ? std::strtoull(env, nullptr, 10) : 20000;
+  const uint64_t iterations = FuzzIterations(20000);
   std::mt19937_64 rng(0xBA7C);
   uint64_t decoded_after_mutation = 0;
   for (uint64_t i = 0; i < iterations; ++i) {
@@ -56,9 +56,9 @@ TEST(BatchFuzzSmokeTest, MutatedBatchesNeverCrashTheDecoder) {
     const int mutations = 1 + static_cast<int>(rng() % 3);
     for (int m = 0; m < mutations && !f.empty(); ++m) {
       switch (rng() % 4) {
-        case 0: f[rng() % f.size()] ^= static_cast<char>(1u << (rng() % 8)); break;
-        case 1: f.resize(rng() % f.size()); break;
-        case 2: f.insert(rng() % (f.size() + 1), 1, static_cast<char>(rng())); break;
+        case 0: FlipRandomBit(&f, rng); break;
+        case 1: TruncateRandomly(&f, rng); break;
+        case 2: InsertRandomByte(&f, rng); break;
         case 3: f[rng() % std::min<size_t>(f.size(), 64)] = static_cast<char>(rng()); break;
       }
     }

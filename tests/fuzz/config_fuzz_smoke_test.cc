@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "server/config.h"
+#include "tests/fuzz/fuzz_util.h"
 
 namespace warbler::server {
 bool FuzzConfig(const uint8_t* data, size_t size);
@@ -33,8 +34,7 @@ TEST(ConfigFuzzSmokeTest, ValidConfigurationsAreAccepted) {
 }
 
 TEST(ConfigFuzzSmokeTest, MutatedConfigurationsNeverCrashTheParser) {
-  const char* env = std::getenv("WARBLER_FUZZ_ITERATIONS");
-  const uint64_t iterations = env != nullptr ? std::strtoull(env, nullptr, 10) : 2000;
+  const uint64_t iterations = FuzzIterations(2000);
   const std::vector<std::string> corpus = ConfigSeeds();
   static const char kSyntax[] = "[]{}\"'=.,#\n\\ \t0-+:";
   static const char* const kValues[] = {"-1", "0", "9223372036854775807", "9223372036854775808",
@@ -48,10 +48,10 @@ TEST(ConfigFuzzSmokeTest, MutatedConfigurationsNeverCrashTheParser) {
     const int mutations = 1 + static_cast<int>(rng() % 3);
     for (int m = 0; m < mutations && !f.empty(); ++m) {
       switch (rng() % 5) {
-        case 0: f[rng() % f.size()] ^= static_cast<char>(1u << (rng() % 8)); break;
-        case 1: f.resize(rng() % f.size()); break;
+        case 0: FlipRandomBit(&f, rng); break;
+        case 1: TruncateRandomly(&f, rng); break;
         case 2: f.insert(rng() % (f.size() + 1), 1, kSyntax[rng() % (sizeof kSyntax - 1)]); break;
-        case 3: f.insert(rng() % (f.size() + 1), 1, static_cast<char>(rng())); break;
+        case 3: InsertRandomByte(&f, rng); break;
         case 4: {  // a value rewritten: `key = <value>` up to the end of its line
           const size_t eq = f.find('=', rng() % f.size());
           if (eq == std::string::npos) break;

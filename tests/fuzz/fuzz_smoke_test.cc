@@ -8,6 +8,7 @@
 #include <random>
 
 #include "proto/frame.h"
+#include "tests/fuzz/fuzz_util.h"
 
 namespace warbler::proto {
 void FuzzFrames(const uint8_t* data, size_t size);
@@ -42,8 +43,7 @@ std::vector<std::string> Corpus() {
 }
 
 TEST(FuzzSmokeTest, MutatedFramesNeverCrashTheDecoders) {
-  const char* env = std::getenv("WARBLER_FUZZ_ITERATIONS");
-  const uint64_t iterations = env != nullptr ? std::strtoull(env, nullptr, 10) : 20000;
+  const uint64_t iterations = FuzzIterations(20000);
   const std::vector<std::string> corpus = Corpus();
   std::mt19937_64 rng(0xF022);
   for (uint64_t i = 0; i < iterations; ++i) {
@@ -52,9 +52,9 @@ TEST(FuzzSmokeTest, MutatedFramesNeverCrashTheDecoders) {
     const int mutations = 1 + static_cast<int>(rng() % 4);
     for (int m = 0; m < mutations && !f.empty(); ++m) {
       switch (rng() % 5) {
-        case 0: f[rng() % f.size()] ^= static_cast<char>(1u << (rng() % 8)); break;
-        case 1: f.resize(rng() % f.size()); break;
-        case 2: f.insert(rng() % (f.size() + 1), 1, static_cast<char>(rng())); break;
+        case 0: FlipRandomBit(&f, rng); break;
+        case 1: TruncateRandomly(&f, rng); break;
+        case 2: InsertRandomByte(&f, rng); break;
         case 3: f[rng() % f.size()] = static_cast<char>(0xff); break;
         case 4: if (f.size() >= 4) f[static_cast<size_t>(rng() % 4)] = static_cast<char>(rng()); break;
       }

@@ -10,6 +10,7 @@
 #include <cstdint>
 #include <cstdlib>
 #include <fstream>
+#include <random>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -24,6 +25,22 @@ inline void FuzzTouch(std::string_view s) {
   uint64_t sum = s.size();
   for (char c : s) sum = sum * 31 + static_cast<uint8_t>(c);
   FuzzTouch(sum);
+}
+
+// A smoke test's iteration count: WARBLER_FUZZ_ITERATIONS if set, else `fallback`.
+inline uint64_t FuzzIterations(uint64_t fallback) {
+  const char* env = std::getenv("WARBLER_FUZZ_ITERATIONS");
+  return env != nullptr ? std::strtoull(env, nullptr, 10) : fallback;
+}
+
+// The byte mutations the smoke tests share; each REQUIRES !f->empty().
+inline void FlipRandomBit(std::string* f, std::mt19937_64& rng) {
+  (*f)[rng() % f->size()] ^= static_cast<char>(1u << (rng() % 8));
+}
+inline void TruncateRandomly(std::string* f, std::mt19937_64& rng) { f->resize(rng() % f->size()); }
+inline void InsertRandomByte(std::string* f, std::mt19937_64& rng) {
+  const size_t at = rng() % (f->size() + 1);
+  f->insert(at, 1, static_cast<char>(rng()));
 }
 
 // The directory to write seeds to, or nullptr when none was asked for.

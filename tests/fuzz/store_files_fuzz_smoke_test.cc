@@ -17,6 +17,7 @@
 #include "base/coding.h"
 #include "base/log.h"
 #include "tests/fuzz/store_files_fuzz.h"
+#include "tests/fuzz/fuzz_util.h"
 
 namespace warbler::engine {
 namespace {
@@ -84,8 +85,7 @@ TEST_F(StoreFilesFuzzSmokeTest, EveryValidFileIsAccepted) {
 }
 
 TEST_F(StoreFilesFuzzSmokeTest, MutatedFilesNeverCrashTheDecoders) {
-  const char* env = std::getenv("WARBLER_FUZZ_ITERATIONS");
-  const uint64_t iterations = env != nullptr ? std::strtoull(env, nullptr, 10) : 20000;
+  const uint64_t iterations = FuzzIterations(20000);
   const std::vector<Seed> corpus = StoreFileSeeds();
   std::mt19937_64 rng(0x5F11E5);
   uint64_t forged = 0, accepted_resealed = 0;
@@ -95,9 +95,9 @@ TEST_F(StoreFilesFuzzSmokeTest, MutatedFilesNeverCrashTheDecoders) {
     const int mutations = 1 + static_cast<int>(rng() % 3);
     for (int m = 0; m < mutations && !f.empty(); ++m) {
       switch (rng() % 5) {
-        case 0: f[rng() % f.size()] ^= static_cast<char>(1u << (rng() % 8)); break;
-        case 1: f.resize(rng() % f.size()); break;
-        case 2: f.insert(rng() % (f.size() + 1), 1, static_cast<char>(rng())); break;
+        case 0: FlipRandomBit(&f, rng); break;
+        case 1: TruncateRandomly(&f, rng); break;
+        case 2: InsertRandomByte(&f, rng); break;
         case 3: f[rng() % std::min<size_t>(f.size(), 64)] = static_cast<char>(rng()); break;
         case 4: {  // a length or count field (all are 4-aligned in the first 64 bytes)
           const size_t at = 4 * (rng() % 16);
