@@ -44,8 +44,10 @@ enum class Preallocate : uint8_t {
 
 // Zero-fill writes this much, then syncs it, before the next chunk: a file
 // being prepared in the background never puts more writeback than this in
-// front of the writer's fdatasyncs.
-inline constexpr uint64_t kZeroFillChunkBytes = 8u << 20;
+// front of the writer's fdatasyncs. 8 MiB chunks held a sync behind ~8 ms of
+// disk writes (p99 6-7 ms at 1,024 appends in flight); 256 KiB keeps it
+// near 2 ms (docs/benchmarks.md, "Partition log", 2026-11-29 18:00).
+inline constexpr uint64_t kZeroFillChunkBytes = 256u << 10;
 
 // How a scan of a segment ended.
 struct ScanResult {
