@@ -53,6 +53,11 @@ class InlineIoQueue final : public IoQueue {
 
 }  // namespace
 
+Status IoQueue::Run(std::span<IoOp> ops) {
+  WB_ASSIGN_OR_RETURN(const uint64_t ticket, Start(ops));
+  return Wait(ticket);
+}
+
 Result<std::unique_ptr<IoQueue>> FileSystem::NewQueue() {
   return std::unique_ptr<IoQueue>(std::make_unique<InlineIoQueue>(this));
 }

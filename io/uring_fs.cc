@@ -30,23 +30,27 @@ bool ForcedFailure() {
   return env != nullptr && std::strcmp(env, "1") == 0;
 }
 
+}  // namespace
+
 // An IoQueue with a ring of its own: groups overlap in the kernel.
-class UringIoQueue final : public IoQueue {
+class UringFileSystem::Queue final : public IoQueue {
  public:
-  UringIoQueue(const FileSystem* fs, std::unique_ptr<UringRing> ring)
-      : fs_(fs), ring_(std::move(ring)) {}
+  Queue(UringFileSystem* fs, std::unique_ptr<UringRing> ring) : fs_(fs), ring_(std::move(ring)) {}
   // ~UringRing waits for the groups still in flight.
-  ~UringIoQueue() override = default;
+  ~Queue() override = default;
 
   Result<uint64_t> Start(std::span<IoOp> ops) override { return ring_->Start(ops, fs_); }
   Status Wait(uint64_t ticket) override { return ring_->Wait(ticket); }
+  // Through the ring, a buffered write and its fdatasync are punted to an
+  // io-wq worker (ext4 cannot do either without blocking) and the caller is
+  // woken when they complete; as syscalls on this thread they cost two
+  // context switches fewer (docs/benchmarks.md, "Partition log", 18:40).
+  Status Run(std::span<IoOp> ops) override { return fs_->PosixFileSystem::Submit(ops); }
 
  private:
-  const FileSystem* fs_;
+  UringFileSystem* fs_;
   std::unique_ptr<UringRing> ring_;
 };
-
-}  // namespace
 
 // Returns the borrowed ring to the pool on every way out of Submit.
 class UringFileSystem::RingLease {
@@ -110,7 +114,7 @@ Status UringFileSystem::Submit(std::span<IoOp> ops) {
 Result<std::unique_ptr<IoQueue>> UringFileSystem::NewQueue() {
   Result<std::unique_ptr<UringRing>> ring = NewRing();
   if (!ring.ok()) return ring.status().WithContext("io_uring queue");
-  return std::unique_ptr<IoQueue>(std::make_unique<UringIoQueue>(this, std::move(*ring)));
+  return std::unique_ptr<IoQueue>(std::make_unique<Queue>(this, std::move(*ring)));
 }
 
 UringMetrics UringFileSystem::metrics() const {

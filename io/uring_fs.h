@@ -62,6 +62,7 @@ class UringFileSystem final : public PosixFileSystem {
 
  private:
   class RingLease;
+  class Queue;
 
   Result<std::unique_ptr<UringRing>> NewRing() const;
   std::unique_ptr<UringRing> AcquireRing();

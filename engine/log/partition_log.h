@@ -17,7 +17,10 @@
 // Threads: one writer thread per partition drains a bounded queue of append
 // requests, builds one group (one or more batches) per round, writes it and a
 // linked fdatasync in one io submission, and pipelines up to
-// max_inflight_groups groups. Two helpers take work off it: an encoder
+// max_inflight_groups groups. While it serves about one appender at a time,
+// a lone request with nothing in flight and nobody queued is written and
+// synced by the writer itself (IoQueue::Run: plain syscalls, two thread
+// hand-offs fewer than the ring). Two helpers take work off it: an encoder
 // thread (created on first use) compresses/encrypts a large group while the
 // writer completes the group in flight, and a short-lived preparer thread
 // creates the next segment file ahead of the roll (SegmentPreparer). Hook
@@ -79,6 +82,7 @@ struct LogMetrics {
   std::atomic<uint64_t> segments_prepared{0};  // rolls that installed a prepared segment file
   std::atomic<uint64_t> segments_created{0};   // rolls that created their segment on the writer thread
   std::atomic<uint64_t> queue_full{0};    // appends rejected with ResourceExhausted
+  std::atomic<uint64_t> inline_groups{0};  // groups the writer wrote and synced itself (IoQueue::Run)
   Histogram commit_latency{kLatencyBuckets};  // seconds from a group's write to its fdatasync's end
   Histogram group_records{kCountBuckets};     // records per group written
 };
@@ -180,6 +184,8 @@ class PartitionLog {
   // completes the groups in flight (which may fail and void g: see ProcessRequests).
   Status Encode(Group* g, size_t bytes);
   Status StartGroup(Group* g, bool sync);
+  // The status of g's write and sync, waiting for them unless g ran inline. Once per group.
+  Status WaitIo(Group* g);
   void CompleteOldest();
   void CompleteAll();
   void FailPipeline(const Status& first_error);
@@ -229,6 +235,7 @@ class PartitionLog {
   uint64_t pipeline_failures_ = 0;  // FailPipeline calls
   Status pipeline_error_;           // the error of the last FailPipeline
   BatchBuilder builder_;
+  double requests_per_group_ = 2;  // moving average, for StartGroup's choice to run a group inline
   std::unique_ptr<Encoder> encoder_;  // created on first use
   BatchBuilder encoder_builder_;      // used by encoder_'s thread only
 };

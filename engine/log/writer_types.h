@@ -111,7 +111,9 @@ struct PartitionLog::Group {
   uint64_t last_term = 0;
   bool synced = false;
   std::vector<io::IoOp> ops;
-  uint64_t ticket = 0;
+  uint64_t ticket = 0;         // of ioq_, unless ran_inline
+  bool ran_inline = false;     // written (and synced) by IoQueue::Run: see StartGroup
+  Status inline_status;
   uint64_t start_ns = 0;  // when its write was submitted
 };
 

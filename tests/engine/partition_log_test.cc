@@ -14,6 +14,8 @@
 #include "engine/log/log_tail.h"
 #include "io/fault_fs.h"
 #include "io/mem_fs.h"
+#include "io/uring_fs.h"
+#include "tests/io/uring_test_util.h"
 #include "tests/engine/log_test_util.h"
 
 namespace warbler::engine {
@@ -346,6 +348,56 @@ TEST_F(PartitionLogTest, ConcurrentAppendersAndReaders) {
   EXPECT_EQ(log->next_offset(), 800u);
 }
 
+// One appender at a time: once the log has seen a few lone requests, the
+// writer writes and syncs each group itself (IoQueue::Run) on every backend,
+// and everything reads back after a reopen. Many appenders at once: requests
+// queue behind each other and no group runs inline while they do.
+TEST(PartitionLogInlineTest, OneAppenderAtATimeIsWrittenInlineOnEveryBackend) {
+  io::testing_util::ScratchDir dir;
+  std::vector<std::pair<std::string, std::unique_ptr<io::FileSystem>>> backends;
+  backends.emplace_back("mem", io::NewMemFileSystem());
+  backends.emplace_back("posix", io::NewPosixFileSystem());
+  if (auto uring = io::NewUringFileSystem(); uring.ok()) backends.emplace_back("uring", std::move(*uring));
+  for (auto& [name, fs] : backends) {
+    SCOPED_TRACE(name);
+    const std::string path = dir.File(name);
+    constexpr int kAppends = 20;
+    {
+      auto log = PartitionLog::Open(fs.get(), path, 0, TestUuid(), SmallLog());
+      ASSERT_TRUE(log.ok()) << log.status().ToString();
+      for (int i = 0; i < kAppends; ++i) {
+        auto r = (*log)->Append({Msg("m" + std::to_string(i))});
+        ASSERT_TRUE(r.ok()) << r.status().ToString();
+        EXPECT_EQ(r->base_offset, static_cast<uint64_t>(i));
+      }
+      // The moving average of requests per group starts at 2: the first
+      // two lone groups go through the queue, every later one inline.
+      EXPECT_EQ((*log)->metrics().inline_groups.load(), static_cast<uint64_t>(kAppends - 2));
+      EXPECT_EQ((*log)->metrics().syncs.load(), static_cast<uint64_t>(kAppends));
+      ASSERT_TRUE((*log)->Close().ok());
+    }
+    auto again = PartitionLog::Open(fs.get(), path, 0, TestUuid(), SmallLog());
+    ASSERT_TRUE(again.ok()) << again.status().ToString();
+    auto bodies = ReadAllBodies(again->get());
+    ASSERT_EQ(bodies.size(), static_cast<size_t>(kAppends));
+    for (int i = 0; i < kAppends; ++i) EXPECT_EQ(bodies[i], "m" + std::to_string(i));
+
+    // 1,000 async appends queued at once: nothing runs inline.
+    const uint64_t inline_before = (*again)->metrics().inline_groups.load();
+    std::atomic<int> acked{0};
+    for (int i = 0; i < 1000; ++i) {
+      ASSERT_TRUE((*again)
+                      ->AppendAsync({Msg("a")}, [&acked](const Status& st, const AppendResult&) {
+                        if (st.ok()) acked.fetch_add(1);
+                      })
+                      .ok());
+    }
+    ASSERT_TRUE((*again)->Close().ok());
+    EXPECT_EQ(acked.load(), 1000);
+    EXPECT_LE((*again)->metrics().inline_groups.load(), inline_before + 1);
+  }
+}
+
 // ---- failures, on the fault-injecting backend ----
 
 class PartitionLogFaultTest : public ::testing::Test {
@@ -392,6 +444,35 @@ TEST_F(PartitionLogFaultTest, EioAndEnospcFailOnlyAffectedAppendsAndResume) {
   ASSERT_TRUE(fault_->Crash(io::CrashMode::kDropUnsynced, 3).ok());
   auto again = OpenLog();
   EXPECT_EQ(ReadAllBodies(again.get()), (std::vector<std::string>{"before", "after"}));
+}
+
+// A group the writer ran inline fails as one through the queue does: its
+// appender gets the error, nothing acknowledged is touched, the next append
+// takes the failed one's offset, and a crash keeps exactly the acknowledged.
+TEST_F(PartitionLogFaultTest, AnInlineGroupThatFailsLeavesNoTrace) {
+  auto log = OpenLog();
+  for (int i = 0; i < 5; ++i) ASSERT_TRUE(log->Append({Msg("kept")}).ok());
+  const uint64_t inline_before = log->metrics().inline_groups.load();
+  ASSERT_GT(inline_before, 0u);
+  for (io::FaultOp op : {io::FaultOp::kWrite, io::FaultOp::kSync}) {
+    io::FaultRule rule;
+    rule.op = op;
+    rule.path_filter = ".log";
+    rule.error = io::FaultError::kIOError;
+    rule.write_prefix_bytes = 40;  // a torn write: part of the batch lands
+    const uint64_t id = fault_->AddRule(rule);
+    EXPECT_EQ(log->Append({Msg("doomed")}).status().code(), StatusCode::kIOError);
+    fault_->RemoveRule(id);
+  }
+  EXPECT_EQ(log->metrics().inline_groups.load(), inline_before + 2);
+  auto ok = log->Append({Msg("after")});
+  ASSERT_TRUE(ok.ok()) << ok.status().ToString();
+  EXPECT_EQ(ok->base_offset, 5u);
+  log.reset();
+  ASSERT_TRUE(fault_->Crash(io::CrashMode::kDropUnsynced, 7).ok());
+  auto again = OpenLog();
+  EXPECT_EQ(ReadAllBodies(again.get()),
+            (std::vector<std::string>{"kept", "kept", "kept", "kept", "kept", "after"}));
 }
 
 TEST_F(PartitionLogFaultTest, AWriteThatCouldNotBeErasedIsIndeterminateUntilTheNextGroupErasesIt) {

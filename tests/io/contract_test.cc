@@ -386,6 +386,34 @@ TYPED_TEST(ContractTest, QueueKeepsSeveralGroupsInFlight) {
   }
 }
 
+// Run completes a group on the calling thread, beside a group in flight,
+// and reports errors as Submit does.
+TYPED_TEST(ContractTest, QueueRunsAGroupToCompletion) {
+  auto q = this->fs_->NewQueue();
+  ASSERT_TRUE(q.ok()) << q.status().ToString();
+  auto a = this->fs_->Open(this->P("a"), {.create = true});
+  auto b = this->fs_->Open(this->P("b"), {.create = true});
+  ASSERT_TRUE(a.ok() && b.ok());
+  const auto first = Bytes("started"), second = Bytes("run now"), more = Bytes(", and more");
+  std::vector<IoOp> started = {IoOp::Write(a->get(), 0, first), IoOp::Sync(a->get())};
+  auto ticket = (*q)->Start(started);
+  ASSERT_TRUE(ticket.ok()) << ticket.status().ToString();
+  std::vector<IoOp> run = {IoOp::Write(b->get(), 0, second), IoOp::Write(b->get(), second.size(), more),
+                           IoOp::Sync(b->get())};
+  ASSERT_TRUE((*q)->Run(run).ok()) << FirstError(run).ToString();
+  for (const IoOp& op : run) EXPECT_EQ(op.transferred, op.len);
+  EXPECT_EQ(ReadAll(b->get()), "run now, and more");
+  ASSERT_TRUE((*q)->Wait(*ticket).ok());
+  EXPECT_EQ(ReadAll(a->get()), "started");
+
+  ASSERT_TRUE(this->fs_->Open(this->P("ro"), {.create = true}).ok());
+  auto ro = this->fs_->Open(this->P("ro"), {.read_only = true});
+  ASSERT_TRUE(ro.ok());
+  std::vector<IoOp> refused = {IoOp::Write(ro->get(), 0, first), IoOp::Sync(ro->get())};
+  EXPECT_EQ((*q)->Run(refused).code(), StatusCode::kPermissionDenied);
+  EXPECT_EQ(refused[1].status.code(), StatusCode::kAborted);
+}
+
 TYPED_TEST(ContractTest, ConcurrentSubmittersOnSeparateFiles) {
   constexpr int kThreads = 4;
   constexpr int kWrites = 64;

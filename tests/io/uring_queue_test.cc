@@ -91,6 +91,28 @@ TEST_F(UringQueueTest, GroupsCompleteOutOfOrder) {
   EXPECT_EQ(std::string_view(got, 5), "hello");
 }
 
+// Run neither waits for nor disturbs a group started before it that is
+// still in flight (a FIFO read nobody has fed yet).
+TEST_F(UringQueueTest, RunCompletesBesideAGroupInFlight) {
+  auto fifo = OpenFifo("fifo");
+  auto file = Open("data");
+  char got[5] = {};
+  IoOp read = IoOp::Read(fifo.get(), 0, std::as_writable_bytes(std::span(got)));
+  auto first = queue_->Start({&read, 1});
+  ASSERT_TRUE(first.ok()) << first.status().ToString();
+
+  std::vector<std::byte> data(16 * 1024);
+  FillPattern(data, 5, 0);
+  std::vector<IoOp> ops = {IoOp::Write(file.get(), 0, data), IoOp::Sync(file.get())};
+  ASSERT_TRUE(queue_->Run(ops).ok()) << FirstError(ops).ToString();
+  EXPECT_TRUE(MatchesPattern(ReadFileBytes(dir_.File("data")), 5, 0));
+  EXPECT_EQ(read.transferred, 0u);  // still in flight
+
+  FeedFifo(dir_.File("fifo"), "hello");
+  ASSERT_TRUE(queue_->Wait(*first).ok()) << read.status.ToString();
+  EXPECT_EQ(std::string_view(got, 5), "hello");
+}
+
 // Eight groups (16 writes + sync each) in flight at once, waited for in
 // reverse order of starting.
 TEST_F(UringQueueTest, SeveralGroupsInFlightWaitedInReverse) {
