@@ -9,6 +9,7 @@
 #include <string>
 
 #include "base/histogram.h"
+#include "warbler/status.h"
 
 namespace warbler::server {
 
@@ -26,13 +27,19 @@ struct ServerMetrics {
   std::atomic<uint64_t> bytes_out{0};
   std::atomic<uint64_t> backpressure_pauses{0};  // times a connection stopped being read
   std::array<std::atomic<uint64_t>, static_cast<size_t>(Op::kCount)> requests{};
-  std::array<std::atomic<uint64_t>, 19> errors_by_status{};  // indexed by StatusCode
+  std::array<std::atomic<uint64_t>, kStatusCodeCount> errors_by_status{};  // indexed by StatusCode
   std::atomic<uint64_t> messages_appended{0};
   std::atomic<uint64_t> subscriptions_open{0};
   std::atomic<uint64_t> events_sent{0};
   std::atomic<uint64_t> worker_queue_depth{0};
   Histogram append_latency{kLatencyBuckets};
   Histogram read_latency{kLatencyBuckets};
+
+  // Counts an error response with `code`'s status.
+  void CountError(StatusCode code) {
+    const auto i = static_cast<size_t>(code);
+    errors_by_status[i < errors_by_status.size() ? i : static_cast<size_t>(StatusCode::kInternal)].fetch_add(1);
+  }
 
   // Appends the server's metric families.
   void Render(std::string* out) const;

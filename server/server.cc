@@ -633,7 +633,7 @@ class Server::Loop {
             metrics->messages_appended.fetch_add(1, std::memory_order_relaxed);
           } else {
             frame = StatusFrame(rid, st);
-            metrics->errors_by_status[static_cast<size_t>(st.code())].fetch_add(1);
+            metrics->CountError(st.code());
           }
           metrics->append_latency.ObserveNanos(NowNanos() - start);
           mb->Post({id, std::move(frame), true});
@@ -662,7 +662,7 @@ class Server::Loop {
                 metrics->messages_appended.fetch_add(n, std::memory_order_relaxed);
               } else {
                 frame = StatusFrame(rid, st);
-                metrics->errors_by_status[static_cast<size_t>(st.code())].fetch_add(1);
+                metrics->CountError(st.code());
               }
               metrics->append_latency.ObserveNanos(NowNanos() - start);
               mb->Post({id, std::move(frame), true});
@@ -710,7 +710,7 @@ class Server::Loop {
               }
               if (!st.ok()) {
                 frame = StatusFrame(rid, st);
-                metrics->errors_by_status[static_cast<size_t>(st.code())].fetch_add(1);
+                metrics->CountError(st.code());
               }
               metrics->read_latency.ObserveNanos(NowNanos() - start);
               mb->Post({id, std::move(frame), true});
@@ -758,7 +758,7 @@ class Server::Loop {
   void Fail(Conn* c, uint64_t rid, const Status& s) {
     --c->inflight;
     server_->shared_->inflight.fetch_sub(1);
-    server_->metrics_->errors_by_status[static_cast<size_t>(s.code())].fetch_add(1);
+    server_->metrics_->CountError(s.code());
     Send(c, StatusFrame(rid, s));
     (void)Flush(c);
   }

@@ -12,6 +12,7 @@
 // Thread-safety: values; copy freely.
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -44,7 +45,10 @@ enum class StatusCode : uint8_t {
   // whose bytes could not be erased may reappear after a restart. Retry with
   // the same client message id (the retry is then answered idempotently).
   kIndeterminate = 19,
+  // A new code goes above this line, and kStatusCodeCount follows it.
 };
+// One past the highest code: the size of an array indexed by StatusCode.
+inline constexpr size_t kStatusCodeCount = static_cast<size_t>(StatusCode::kIndeterminate) + 1;
 
 // Stable lower-case name of a code ("not_found"), used in logs and metrics.
 std::string_view StatusCodeName(StatusCode code);
