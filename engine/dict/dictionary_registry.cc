@@ -126,8 +126,11 @@ codec::ActiveDictionary DictionaryRegistry::Current(std::string_view tenant) con
 size_t DictionaryRegistry::count() const { return Snapshot()->dicts.size(); }
 
 size_t DictionaryRegistry::memory_bytes() const {
+  // Hold the snapshot: the temporary of `for (… : Snapshot()->dicts)` dies
+  // before the loop runs (C++20), and a concurrent Install may free it.
+  const std::shared_ptr<const State> state = Snapshot();
   size_t n = 0;
-  for (const auto& [id, d] : Snapshot()->dicts) n += d->memory_bytes();
+  for (const auto& [id, d] : state->dicts) n += d->memory_bytes();
   return n;
 }
 
