@@ -1,5 +1,7 @@
 #include "io/uring_fs.h"
 
+#include <algorithm>
+#include <atomic>
 #include <cstdlib>
 #include <cstring>
 #include <fstream>
@@ -36,20 +38,62 @@ bool ForcedFailure() {
 class UringFileSystem::Queue final : public IoQueue {
  public:
   Queue(UringFileSystem* fs, std::unique_ptr<UringRing> ring) : fs_(fs), ring_(std::move(ring)) {}
-  // ~UringRing waits for the groups still in flight.
-  ~Queue() override = default;
+  ~Queue() override {
+    ring_->WaitAll();  // as ~UringRing would, but counted
+    Publish();
+    fs_->RetireQueue(this);
+  }
 
-  Result<uint64_t> Start(std::span<IoOp> ops) override { return ring_->Start(ops, fs_); }
-  Status Wait(uint64_t ticket) override { return ring_->Wait(ticket); }
+  Result<uint64_t> Start(std::span<IoOp> ops) override {
+    Result<uint64_t> ticket = ring_->Start(ops, fs_);
+    Publish();
+    return ticket;
+  }
+  Status Wait(uint64_t ticket) override {
+    Status status = ring_->Wait(ticket);
+    Publish();
+    return status;
+  }
   // Through the ring, a buffered write and its fdatasync are punted to an
   // io-wq worker (ext4 cannot do either without blocking) and the caller is
   // woken when they complete; as syscalls on this thread they cost two
   // context switches fewer (docs/benchmarks.md, "Partition log", 18:40).
   Status Run(std::span<IoOp> ops) override { return fs_->PosixFileSystem::Submit(ops); }
 
+  // The ring's counters as of the last Start or Wait; any thread.
+  UringMetrics published() const {
+    UringMetrics m;
+    m.submissions = published_.submissions.load(std::memory_order_relaxed);
+    m.sqes = published_.sqes.load(std::memory_order_relaxed);
+    m.short_transfers = published_.short_transfers.load(std::memory_order_relaxed);
+    m.canceled = published_.canceled.load(std::memory_order_relaxed);
+    m.retries = published_.retries.load(std::memory_order_relaxed);
+    return m;
+  }
+
  private:
+  // The ring is not thread-safe, so only the owner thread reads its counters;
+  // it moves them here, where metrics() on another thread can read them.
+  void Publish() {
+    const UringMetrics m = ring_->TakeMetrics();
+    published_.submissions.fetch_add(m.submissions, std::memory_order_relaxed);
+    published_.sqes.fetch_add(m.sqes, std::memory_order_relaxed);
+    published_.short_transfers.fetch_add(m.short_transfers, std::memory_order_relaxed);
+    published_.canceled.fetch_add(m.canceled, std::memory_order_relaxed);
+    published_.retries.fetch_add(m.retries, std::memory_order_relaxed);
+  }
+
+  struct Published {
+    std::atomic<uint64_t> submissions{0};
+    std::atomic<uint64_t> sqes{0};
+    std::atomic<uint64_t> short_transfers{0};
+    std::atomic<uint64_t> canceled{0};
+    std::atomic<uint64_t> retries{0};
+  };
+
   UringFileSystem* fs_;
   std::unique_ptr<UringRing> ring_;
+  Published published_;
 };
 
 // Returns the borrowed ring to the pool on every way out of Submit.
@@ -98,6 +142,7 @@ UringFileSystem::UringFileSystem(PassKey, const UringOptions& options) : options
 UringFileSystem::~UringFileSystem() {
   std::lock_guard lock(mu_);
   WB_ASSERT_MSG(idle_rings_.size() == rings_, "UringFileSystem destroyed during a Submit");
+  WB_ASSERT_MSG(queues_.empty(), "UringFileSystem destroyed before a queue from NewQueue");
 }
 
 Status UringFileSystem::Submit(std::span<IoOp> ops) {
@@ -114,12 +159,27 @@ Status UringFileSystem::Submit(std::span<IoOp> ops) {
 Result<std::unique_ptr<IoQueue>> UringFileSystem::NewQueue() {
   Result<std::unique_ptr<UringRing>> ring = NewRing();
   if (!ring.ok()) return ring.status().WithContext("io_uring queue");
-  return std::unique_ptr<IoQueue>(std::make_unique<Queue>(this, std::move(*ring)));
+  auto queue = std::make_unique<Queue>(this, std::move(*ring));
+  {
+    std::lock_guard lock(mu_);
+    queues_.push_back(queue.get());
+  }
+  return std::unique_ptr<IoQueue>(std::move(queue));
 }
 
 UringMetrics UringFileSystem::metrics() const {
   std::lock_guard lock(mu_);
-  return metrics_;
+  UringMetrics sum = metrics_;
+  for (const Queue* queue : queues_) sum += queue->published();
+  return sum;
+}
+
+void UringFileSystem::RetireQueue(const Queue* queue) {
+  std::lock_guard lock(mu_);
+  auto it = std::find(queues_.begin(), queues_.end(), queue);
+  WB_ASSERT(it != queues_.end());
+  metrics_ += queue->published();
+  queues_.erase(it);
 }
 
 Result<std::unique_ptr<UringRing>> UringFileSystem::NewRing() const {

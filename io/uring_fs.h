@@ -14,8 +14,15 @@
 // when all are busy and the pool is full), so concurrent submitters never
 // share a ring. NewQueue returns a queue that owns a ring of its own.
 //
+// Metrics: metrics() counts every ring the file system created. A pooled
+// ring's counters are added to the totals when it returns to the pool; a
+// queue publishes its ring's counters to atomics after each Start and Wait
+// (on its own thread, the only one touching the ring), metrics() adds those
+// of the live queues, and a queue being destroyed folds them into the totals.
+//
 // Thread-safety: as FileSystem. Submit, NewQueue and metrics() may be called
-// from any thread; each IoQueue belongs to one thread.
+// from any thread; each IoQueue belongs to one thread. Every queue must be
+// destroyed before the file system.
 #pragma once
 
 #include <condition_variable>
@@ -57,12 +64,18 @@ class UringFileSystem final : public PosixFileSystem {
   Status Submit(std::span<IoOp> ops) override;
   Result<std::unique_ptr<IoQueue>> NewQueue() override;
 
-  // Sum of the counters of the pooled rings (queues from NewQueue excluded).
+  // Sum of the counters of every ring: the pooled ones (as of their last
+  // return to the pool), and those of the queues from NewQueue, live (as of
+  // their last Start or Wait) or destroyed. Each counter only grows.
   UringMetrics metrics() const;
 
  private:
   class RingLease;
   class Queue;
+
+  // A queue leaving: its final counters join metrics_, and metrics() stops
+  // reading it.
+  void RetireQueue(const Queue* queue);
 
   Result<std::unique_ptr<UringRing>> NewRing() const;
   std::unique_ptr<UringRing> AcquireRing();
@@ -72,8 +85,10 @@ class UringFileSystem final : public PosixFileSystem {
   mutable std::mutex mu_;
   std::condition_variable ring_freed_;
   std::vector<std::unique_ptr<UringRing>> idle_rings_;  // guarded by mu_
-  size_t rings_ = 0;         // created, idle or lent out; guarded by mu_
-  UringMetrics metrics_;     // of rings returned to the pool; guarded by mu_
+  size_t rings_ = 0;                                    // created, idle or lent out; guarded by mu_
+  std::vector<const Queue*> queues_;                    // live queues from NewQueue; guarded by mu_
+  // Of rings returned to the pool and of destroyed queues; guarded by mu_.
+  UringMetrics metrics_;
 };
 
 // The io_uring file system, or Unavailable with the reason when io_uring

@@ -1,5 +1,6 @@
 // Counters of the io_uring backend, kept beside the data path (each ring
-// counts for itself; UringFileSystem sums the rings it pools).
+// counts for itself; UringFileSystem::metrics sums every ring it created,
+// the pooled ones and those of its IoQueues).
 // Thread-safety: a plain value; owners synchronize.
 #pragma once
 

@@ -61,8 +61,12 @@ Result<std::unique_ptr<UringRing>> UringRing::Create(const UringRingOptions& opt
 UringRing::~UringRing() {
   // Buffers named by in-flight SQEs belong to the caller: never tear the ring
   // down under them.
-  while (!groups_.empty()) (void)Wait(groups_.begin()->first);
+  WaitAll();
   if (ring_ready_) io_uring_queue_exit(&ring_);
+}
+
+void UringRing::WaitAll() {
+  while (!groups_.empty()) (void)Wait(groups_.begin()->first);
 }
 
 Result<uint64_t> UringRing::Start(std::span<IoOp> ops, const FileSystem* fs) {

@@ -71,6 +71,9 @@ class UringRing {
   // Reaps completions (of any group) until `ticket`'s group is complete.
   // Returns as FileSystem::Submit does; InvalidArgument for an unknown ticket.
   Status Wait(uint64_t ticket);
+  // Waits for every group still in flight, dropping their statuses (the
+  // destructor's drain; an owner calls it first to count what it submits).
+  void WaitAll();
 
   // Returns the counters gathered since the last call and resets them.
   UringMetrics TakeMetrics();

@@ -18,6 +18,7 @@
 #include "engine/dict/dictionary_registry.h"
 #include "engine/layout.h"
 #include "engine/log/log.h"
+#include "engine/store/store_metrics.h"
 
 namespace warbler::engine {
 namespace {
@@ -381,6 +382,8 @@ class StoreImpl final : public Store {
     gauge("warbler_tail_index_bytes", "Resident bytes indexing unsealed segments.", st.tail_index_bytes);
     gauge("warbler_dedup_entries", "Client message ids in the dedup window.", st.dedup_entries);
     gauge("warbler_disk_bytes", "Bytes of segments and index files on disk.", st.bytes_on_disk);
+    AppendIoBackendMetrics(*fs_, &out);
+    if (dicts_ != nullptr) AppendDictionaryMetrics(*dicts_, &out);
     struct Family {
       const char* name;
       const char* type;

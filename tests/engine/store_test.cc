@@ -6,14 +6,18 @@
 #include <condition_variable>
 #include <mutex>
 #include <algorithm>
+#include <filesystem>
 #include <map>
 #include <string>
 
 #include "base/clock.h"
+#include "engine/codec/zstd_dict.h"
 #include "engine/conv/cix.h"
+#include "engine/dict/dictionary_registry.h"
 #include "engine/layout.h"
 #include "engine/store/store_impl.h"
 #include "io/mem_fs.h"
+#include "tests/temp_dir.h"
 #include "tests/test_keys.h"
 
 namespace warbler::engine {
@@ -563,6 +567,99 @@ TEST_F(StoreTest, ClosedStoreRefuses) {
   r.conversation = {"t", "c"};
   EXPECT_EQ(store_->Append(r).status().code(), StatusCode::kUnavailable);
   EXPECT_EQ(store_->Latest({"t", "c"}, 1).status().code(), StatusCode::kUnavailable);
+}
+
+// The store's Prometheus text names its I/O backend and carries the
+// dictionary registry's families; on a file system that is not io_uring
+// (here the in-memory one) the warbler_uring_* families are absent.
+TEST_F(StoreTest, MetricsNameTheBackendAndCountDictionaries) {
+  Send("c", "hello");
+  const std::string text = store_->PrometheusMetrics();
+  EXPECT_NE(text.find("# TYPE warbler_io_backend_info gauge\n"
+                      "warbler_io_backend_info{backend=\"mem\"} 1\n"),
+            std::string::npos)
+      << text;
+  EXPECT_EQ(text.find("warbler_uring_"), std::string::npos) << text;
+  for (const char* line :
+       {"# TYPE warbler_dictionaries gauge\nwarbler_dictionaries 0\n",
+        "# TYPE warbler_dictionaries_memory_bytes gauge\nwarbler_dictionaries_memory_bytes 0\n",
+        "# TYPE warbler_dictionaries_loaded_total counter\nwarbler_dictionaries_loaded_total 0\n",
+        "# TYPE warbler_dictionaries_unavailable_total counter\n"
+        "warbler_dictionaries_unavailable_total 0\n",
+        "# TYPE warbler_dictionaries_trained_total counter\nwarbler_dictionaries_trained_total 0\n",
+        "# TYPE warbler_dictionaries_training_failures_total counter\n"
+        "warbler_dictionaries_training_failures_total 0\n"}) {
+    EXPECT_NE(text.find(line), std::string::npos) << line << "\nnot in:\n" << text;
+  }
+
+  // An installed dictionary is counted, with its memory.
+  std::vector<std::string> samples;
+  for (uint32_t i = 0; i < 2000; ++i) {
+    samples.push_back("{\"user\":\"user-" + std::to_string(i * 7919 % 1000) +
+                      "\",\"room\":\"room-" + std::to_string(i * 31 % 50) +
+                      "\",\"text\":\"see you at " + std::to_string(i % 24) + " o'clock, bring " +
+                      std::to_string(i % 7) + " friends\"}");
+  }
+  auto trained = codec::TrainDictionary(samples, 8 << 10);
+  ASSERT_TRUE(trained.ok()) << trained.status().ToString();
+  ASSERT_TRUE(StoreDictionaries(store_.get())->Install("t", *trained).ok());
+  const std::string after = store_->PrometheusMetrics();
+  EXPECT_NE(after.find("\nwarbler_dictionaries 1\n"), std::string::npos) << after;
+  EXPECT_NE(after.find("\nwarbler_dictionaries_loaded_total 1\n"), std::string::npos) << after;
+  EXPECT_EQ(after.find("\nwarbler_dictionaries_memory_bytes 0\n"), std::string::npos) << after;
+}
+
+// With the io_uring backend the warbler_uring_* counters are exported and
+// count the partition logs' rings (queues from NewQueue) too.
+TEST(StoreBackendMetricsTest, UringBackendExportsItsCounters) {
+  testing::UseTestKek();
+  const std::string dir = testing::MakeTempDir("warbler-store-uring-metrics");
+  StoreOptions o;
+  o.partitions = 2;
+  o.segment_bytes = 1u << 20;
+  o.io = IoBackend::kUring;
+  auto store = Store::Open(o, dir);
+  if (!store.ok() && store.status().code() == StatusCode::kUnavailable) {
+    std::filesystem::remove_all(dir);
+    GTEST_SKIP() << "io_uring unavailable here: " << store.status().ToString();
+  }
+  ASSERT_TRUE(store.ok()) << store.status().ToString();
+  AppendRequest r;
+  r.conversation = {"t", "c"};
+  r.sender = "alice";
+  r.body = "hello";
+  ASSERT_TRUE((*store)->Append(r).ok());
+  const std::string text = (*store)->PrometheusMetrics();
+  EXPECT_NE(text.find("warbler_io_backend_info{backend=\"uring\"} 1\n"), std::string::npos) << text;
+  for (const char* family : {"warbler_uring_submissions_total", "warbler_uring_sqes_total",
+                             "warbler_uring_short_transfers_total", "warbler_uring_canceled_total",
+                             "warbler_uring_retries_total"}) {
+    EXPECT_NE(text.find(std::string("# TYPE ") + family + " counter\n" + family + " "),
+              std::string::npos)
+        << family << " not in:\n"
+        << text;
+  }
+  ASSERT_TRUE((*store)->Close().ok());
+  store->reset();
+  std::filesystem::remove_all(dir);
+}
+
+// The POSIX backend names itself and exports no io_uring counters.
+TEST(StoreBackendMetricsTest, PosixBackendHasNoUringCounters) {
+  testing::UseTestKek();
+  const std::string dir = testing::MakeTempDir("warbler-store-posix-metrics");
+  StoreOptions o;
+  o.partitions = 1;
+  o.segment_bytes = 1u << 20;
+  o.io = IoBackend::kPosix;
+  auto store = Store::Open(o, dir);
+  ASSERT_TRUE(store.ok()) << store.status().ToString();
+  const std::string text = (*store)->PrometheusMetrics();
+  EXPECT_NE(text.find("warbler_io_backend_info{backend=\"posix\"} 1\n"), std::string::npos) << text;
+  EXPECT_EQ(text.find("warbler_uring_"), std::string::npos) << text;
+  ASSERT_TRUE((*store)->Close().ok());
+  store->reset();
+  std::filesystem::remove_all(dir);
 }
 
 }  // namespace
