@@ -130,11 +130,12 @@ void ConvState::OnDurable(std::span<const BatchLocation> batches) {
     pending_.pop_front();
   }
   ExpireDedup(max_ts_);
-  lock.unlock();
-  // After the index publishes (so a Fill checking from now on sees the new
-  // last seq and stands back; one that checked before holds mu_ until its
-  // entry is in, which these then extend), before any of these is
-  // acknowledged (so a read that starts after an ack finds it in the cache).
+  // Into the cache in the same critical section as the index (lock order:
+  // mu_, then a cache shard), before any of these is acknowledged (so a read
+  // that starts after an ack finds it in the cache). Appended after the
+  // unlock, a reader could see seq N through the index and then N - 1 from
+  // a cache hit: Latest going backwards (StoreConcurrencyTest saw it once).
+  // A FillRecent holds mu_ shared, so it runs wholly before or after this.
   for (const Pending& p : durable_) {
     recent_->Append(p.id, {p.seq, p.ts, p.offset, p.record->sender, p.record->client_id, p.record->body});
   }
