@@ -54,6 +54,23 @@ class UringQueueTest : public ::testing::Test {
     return Open(name);
   }
 
+  // A read of a FIFO nobody has fed yet, started on queue_: a group that
+  // stays in flight until FeedFifo(dir_.File(name), ...). Kept in the test
+  // body, since the queue writes into it until the group completes.
+  struct FifoRead {
+    std::unique_ptr<File> fifo;
+    char got[5] = {};
+    IoOp read;
+    uint64_t ticket = 0;
+  };
+  void StartFifoRead(const std::string& name, size_t len, FifoRead* r) {
+    r->fifo = OpenFifo(name);
+    r->read = IoOp::Read(r->fifo.get(), 0, std::as_writable_bytes(std::span(r->got, len)));
+    auto ticket = queue_->Start({&r->read, 1});
+    ASSERT_TRUE(ticket.ok()) << ticket.status().ToString();
+    r->ticket = *ticket;
+  }
+
   static void FeedFifo(const std::string& path, std::string_view bytes) {
     int fd = ::open(path.c_str(), O_WRONLY | O_NONBLOCK | O_CLOEXEC);
     ASSERT_GE(fd, 0);
@@ -70,12 +87,9 @@ class UringQueueTest : public ::testing::Test {
 // Group 1 (a FIFO read) cannot finish until the test feeds the FIFO; group 2
 // (writes + sync) starts after it and completes first. Start must not block.
 TEST_F(UringQueueTest, GroupsCompleteOutOfOrder) {
-  auto fifo = OpenFifo("fifo");
+  FifoRead first;
+  ASSERT_NO_FATAL_FAILURE(StartFifoRead("fifo", 5, &first));
   auto file = Open("data");
-  char got[5] = {};
-  IoOp read = IoOp::Read(fifo.get(), 0, std::as_writable_bytes(std::span(got)));
-  auto first = queue_->Start({&read, 1});
-  ASSERT_TRUE(first.ok()) << first.status().ToString();
 
   std::vector<std::byte> data(64 * 1024);
   FillPattern(data, 3, 0);
@@ -84,37 +98,34 @@ TEST_F(UringQueueTest, GroupsCompleteOutOfOrder) {
                               IoOp::Sync(file.get())};
   auto second = queue_->Start(writes);
   ASSERT_TRUE(second.ok()) << second.status().ToString();
-  EXPECT_NE(*first, *second);
+  EXPECT_NE(first.ticket, *second);
   ASSERT_TRUE(queue_->Wait(*second).ok()) << FirstError(writes).ToString();
   EXPECT_TRUE(MatchesPattern(ReadFileBytes(dir_.File("data")), 3, 0));
-  EXPECT_EQ(read.transferred, 0u);  // group 1 still in flight
+  EXPECT_EQ(first.read.transferred, 0u);  // group 1 still in flight
 
   FeedFifo(dir_.File("fifo"), "hello");
-  ASSERT_TRUE(queue_->Wait(*first).ok()) << read.status.ToString();
-  EXPECT_EQ(read.transferred, 5u);
-  EXPECT_EQ(std::string_view(got, 5), "hello");
+  ASSERT_TRUE(queue_->Wait(first.ticket).ok()) << first.read.status.ToString();
+  EXPECT_EQ(first.read.transferred, 5u);
+  EXPECT_EQ(std::string_view(first.got, 5), "hello");
 }
 
 // Run neither waits for nor disturbs a group started before it that is
 // still in flight (a FIFO read nobody has fed yet).
 TEST_F(UringQueueTest, RunCompletesBesideAGroupInFlight) {
-  auto fifo = OpenFifo("fifo");
+  FifoRead first;
+  ASSERT_NO_FATAL_FAILURE(StartFifoRead("fifo", 5, &first));
   auto file = Open("data");
-  char got[5] = {};
-  IoOp read = IoOp::Read(fifo.get(), 0, std::as_writable_bytes(std::span(got)));
-  auto first = queue_->Start({&read, 1});
-  ASSERT_TRUE(first.ok()) << first.status().ToString();
 
   std::vector<std::byte> data(16 * 1024);
   FillPattern(data, 5, 0);
   std::vector<IoOp> ops = {IoOp::Write(file.get(), 0, data), IoOp::Sync(file.get())};
   ASSERT_TRUE(queue_->Run(ops).ok()) << FirstError(ops).ToString();
   EXPECT_TRUE(MatchesPattern(ReadFileBytes(dir_.File("data")), 5, 0));
-  EXPECT_EQ(read.transferred, 0u);  // still in flight
+  EXPECT_EQ(first.read.transferred, 0u);  // still in flight
 
   FeedFifo(dir_.File("fifo"), "hello");
-  ASSERT_TRUE(queue_->Wait(*first).ok()) << read.status.ToString();
-  EXPECT_EQ(std::string_view(got, 5), "hello");
+  ASSERT_TRUE(queue_->Wait(first.ticket).ok()) << first.read.status.ToString();
+  EXPECT_EQ(std::string_view(first.got, 5), "hello");
 }
 
 // Eight groups (16 writes + sync each) in flight at once, waited for in
@@ -183,10 +194,8 @@ TEST_F(UringQueueTest, GroupsInFlightAreBounded) {
 // The buffers of an in-flight group belong to the caller; the queue's
 // destructor must not return before the group is done with them.
 TEST_F(UringQueueTest, DestructorWaitsForGroupsInFlight) {
-  auto fifo = OpenFifo("fifo");
-  char got[3] = {};
-  IoOp read = IoOp::Read(fifo.get(), 0, std::as_writable_bytes(std::span(got)));
-  ASSERT_TRUE(queue_->Start({&read, 1}).ok());
+  FifoRead pending;
+  ASSERT_NO_FATAL_FAILURE(StartFifoRead("fifo", 3, &pending));
   const auto start = std::chrono::steady_clock::now();
   std::thread feeder([this] {
     std::this_thread::sleep_for(std::chrono::milliseconds(200));
@@ -196,9 +205,9 @@ TEST_F(UringQueueTest, DestructorWaitsForGroupsInFlight) {
   const auto waited = std::chrono::steady_clock::now() - start;
   feeder.join();
   EXPECT_GE(waited, std::chrono::milliseconds(150));
-  EXPECT_TRUE(read.status.ok()) << read.status.ToString();
-  EXPECT_EQ(read.transferred, 3u);
-  EXPECT_EQ(std::string_view(got, 3), "abc");
+  EXPECT_TRUE(pending.read.status.ok()) << pending.read.status.ToString();
+  EXPECT_EQ(pending.read.transferred, 3u);
+  EXPECT_EQ(std::string_view(pending.got, 3), "abc");
 }
 
 // The file system's metrics count the rings of its queues (the partition
