@@ -410,7 +410,7 @@ class StoreImpl final : public Store {
          [](PartitionLog* l) { return static_cast<double>(l->metrics().queue_full.load()); }},
         {"warbler_log_queue_depth", "gauge", "Append requests waiting for the writer.",
          [](PartitionLog* l) { return static_cast<double>(l->queue_depth()); }},
-        {"warbler_log_next_offset", "gauge", "Offset the next record gets.",
+        {"warbler_log_next_offset", "gauge", "Offset one past the last acknowledged record.",
          [](PartitionLog* l) { return static_cast<double>(l->next_offset()); }},
     };
     for (const Family& f : families) {
