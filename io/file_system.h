@@ -151,6 +151,10 @@ class IoQueue {
   // is Start then Wait; the io_uring queue issues plain pwrite/fdatasync
   // calls, two thread hand-offs fewer than a round trip through the ring.
   virtual Status Run(std::span<IoOp> ops);
+  // True when Start returns before its group completes, so groups overlap;
+  // false for a queue that runs each group inside Start (the default, and
+  // the POSIX backend's), where Run costs the same and completes at once.
+  virtual bool Overlaps() const { return false; }
 };
 
 // Exclusive lock on a directory, held until destroyed. A second holder (in

@@ -59,6 +59,7 @@ class UringFileSystem::Queue final : public IoQueue {
   // woken when they complete; as syscalls on this thread they cost two
   // context switches fewer (docs/benchmarks.md, "Partition log", 18:40).
   Status Run(std::span<IoOp> ops) override { return fs_->PosixFileSystem::Submit(ops); }
+  bool Overlaps() const override { return true; }
 
   // The ring's counters as of the last Start or Wait; any thread.
   UringMetrics published() const {

@@ -278,8 +278,11 @@ Status PartitionLog::StartGroup(Group* g, bool sync) {
   g->synced = sync;
   g->start_ns = clock_->NowNanos();
   requests_per_group_ = 0.75 * requests_per_group_ + 0.25 * static_cast<double>(g->requests.size());
-  if (g->requests.size() == 1 && requests_per_group_ < kInlineMaxRequestsPerGroup && inflight_.empty() &&
-      queue_->size() == 0) {
+  const bool lone = g->requests.size() == 1 && requests_per_group_ < kInlineMaxRequestsPerGroup &&
+                    inflight_.empty() && queue_->size() == 0;
+  // A queue without overlap runs the group inside Start anyway: run it
+  // inline and acknowledge it at once, not after the next group's I/O.
+  if (lone || !ioq_->Overlaps()) {
     // Its failure is reported as the ring's would be, by CompleteOldest.
     g->ran_inline = true;
     g->inline_status = ioq_->Run(g->ops);

@@ -20,7 +20,8 @@
 // max_inflight_groups groups. While it serves about one appender at a time,
 // a lone request with nothing in flight and nobody queued is written and
 // synced by the writer itself (IoQueue::Run: plain syscalls, two thread
-// hand-offs fewer than the ring). Two helpers take work off it: an encoder
+// hand-offs fewer than the ring); with a backend whose queue cannot overlap
+// groups (POSIX), every group is, and is acknowledged at once. Two helpers take work off it: an encoder
 // thread (created on first use) compresses/encrypts a large group while the
 // writer completes the group in flight, and a short-lived preparer thread
 // creates the next segment file ahead of the roll (SegmentPreparer). Hook

@@ -400,7 +400,7 @@ class StoreImpl final : public Store {
         {"warbler_log_written_bytes_total", "counter", "Bytes written to segments.",
          [](PartitionLog* l) { return static_cast<double>(l->metrics().bytes_written.load()); }},
         {"warbler_log_inline_groups_total", "counter",
-         "Groups the writer wrote and synced on its own thread (nothing to overlap them with).",
+         "Groups the writer wrote and synced on its own thread (nothing to overlap them with, or POSIX I/O).",
          [](PartitionLog* l) { return static_cast<double>(l->metrics().inline_groups.load()); }},
         {"warbler_log_write_errors_total", "counter", "Failed group writes or syncs.",
          [](PartitionLog* l) { return static_cast<double>(l->metrics().write_errors.load()); }},
