@@ -41,6 +41,11 @@ Status DecodeBatchHeader(std::span<const std::byte> in, BatchHeader* h) {
   }
   h->version = static_cast<uint8_t>(p[format::kBhVersion]);
   h->flags = static_cast<uint8_t>(p[format::kBhFlags]);
+  if (h->version == 0) {
+    // No Warbler writes version 0: this is a header torn after its magic
+    // (the zeros of preallocated space behind it), not a newer format.
+    return Status::Corruption("batch version 0: a torn header");
+  }
   if (h->version != format::kBatchVersion) {
     return Status::NotSupported("batch version " + std::to_string(h->version) +
                                 " (this build reads version " +

@@ -583,6 +583,34 @@ TEST_F(PartitionLogFaultTest, TornTailIsDroppedAndLogged) {
   EXPECT_EQ(ReadAllBodies(log.get()).back(), "next");
 }
 
+// A write torn two bytes in, in zero-filled space: the batch magic, then
+// zeros where the version should be. No Warbler writes version 0, so this is
+// a torn tail to drop, not a newer format to refuse (the store model found
+// an open refused with "batch version 0").
+TEST_F(PartitionLogFaultTest, HeaderTornAfterItsMagicIsATornTail) {
+  LogOptions o = SmallLog();
+  o.preallocate = Preallocate::kZeroFill;
+  uint64_t data_end = 0;
+  {
+    auto log = OpenLog(o);
+    for (int i = 0; i < 20; ++i) ASSERT_TRUE(log->Append({Msg("kept")}).ok());
+    data_end = log->segments().back().data_end;
+  }
+  {
+    io::OpenOptions oo;
+    auto f = fs_->Open(layout::SegmentPath(kDir, 0), oo);
+    ASSERT_TRUE(f.ok());
+    ASSERT_GT(*(*f)->Size(), data_end + 64);  // zeros follow
+    ASSERT_TRUE((*f)->WriteAt(data_end, AsBytes(std::string("\x7c\xb4"))).ok());
+    ASSERT_TRUE((*f)->Sync().ok());
+  }
+  auto log = OpenLog(o);
+  ASSERT_NE(log, nullptr);
+  EXPECT_EQ(log->next_offset(), 20u);
+  ASSERT_TRUE(log->Append({Msg("next")}).ok());
+  EXPECT_EQ(ReadAllBodies(log.get()).back(), "next");
+}
+
 // Flips one byte in the first batch of segment `base`.
 void DamageFirstBatch(io::FileSystem* fs, uint64_t base) {
   io::OpenOptions oo;
