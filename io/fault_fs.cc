@@ -215,6 +215,11 @@ Result<std::unique_ptr<File>> FaultFileSystem::Open(const std::string& path,
       this, path, std::move(inner_file), std::move(node), generation_, options.read_only));
 }
 
+Result<std::unique_ptr<IoQueue>> FaultFileSystem::NewQueue() {
+  if (overlapping_queues_.load()) return NewWorkerIoQueue(this);
+  return FileSystem::NewQueue();
+}
+
 Status FaultFileSystem::Submit(std::span<IoOp> ops) {
   WB_RETURN_IF_ERROR(ValidateBatch(ops, this));
   std::shared_lock crash_lock = OpLock();

@@ -56,6 +56,7 @@
 #pragma once
 
 #include <array>
+#include <atomic>
 #include <cstdint>
 #include <map>
 #include <memory>
@@ -151,10 +152,18 @@ class FaultFileSystem final : public FileSystem {
   void ClearSpaceBudget();
   FaultCounters counters() const;
 
+  // ---- pipelining ----
+  // When on, NewQueue returns a queue whose groups overlap (NewWorkerIoQueue:
+  // Start returns before the group has run), as io_uring's do, so a caller's
+  // pipelined path runs under injected faults and crashes. Off (the default):
+  // each group runs inside Start, as on POSIX. Queues made earlier keep theirs.
+  void set_overlapping_queues(bool on) { overlapping_queues_.store(on); }
+
   // ---- FileSystem ----
   std::string_view name() const override { return name_; }
   Result<std::unique_ptr<File>> Open(const std::string& path, const OpenOptions& options) override;
   Status Submit(std::span<IoOp> ops) override;
+  Result<std::unique_ptr<IoQueue>> NewQueue() override;
   Status CreateDirs(const std::string& dir) override;
   Status SyncDir(const std::string& dir) override;
   Status Rename(const std::string& from, const std::string& to) override;
@@ -226,6 +235,7 @@ class FaultFileSystem final : public FileSystem {
   bool budget_set_ = false;
   uint64_t budget_left_ = 0;
   FaultCounters counters_;
+  std::atomic<bool> overlapping_queues_{false};
 };
 
 }  // namespace warbler::io

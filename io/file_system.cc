@@ -1,7 +1,12 @@
 #include "io/file_system.h"
 
 #include <algorithm>
+#include <condition_variable>
+#include <deque>
+#include <map>
+#include <mutex>
 #include <string>
+#include <thread>
 
 #include "base/limits.h"
 
@@ -53,7 +58,86 @@ class InlineIoQueue final : public IoQueue {
   std::vector<std::pair<uint64_t, Status>> results_;
 };
 
+class WorkerIoQueue final : public IoQueue {
+ public:
+  explicit WorkerIoQueue(FileSystem* fs) : fs_(fs), thread_([this] { Loop(); }) {}
+  ~WorkerIoQueue() override {
+    {
+      std::lock_guard lock(mu_);
+      stop_ = true;
+    }
+    cv_.notify_all();
+    thread_.join();  // runs what is pending first
+  }
+  WorkerIoQueue(const WorkerIoQueue&) = delete;
+  WorkerIoQueue& operator=(const WorkerIoQueue&) = delete;
+
+  Result<uint64_t> Start(std::span<IoOp> ops) override {
+    if (ops.size() > limits::kIoMaxOpsPerSubmit) {
+      return Status::InvalidArgument("io group of " + std::to_string(ops.size()) + " ops exceeds " +
+                                     std::to_string(limits::kIoMaxOpsPerSubmit));
+    }
+    uint64_t ticket;
+    {
+      std::lock_guard lock(mu_);
+      ticket = next_ticket_++;
+      pending_.emplace_back(ticket, ops);
+    }
+    cv_.notify_all();
+    return ticket;
+  }
+  Status Wait(uint64_t ticket) override {
+    std::unique_lock lock(mu_);
+    if (ticket == 0 || ticket >= next_ticket_) {
+      return Status::InvalidArgument("unknown io ticket " + std::to_string(ticket));
+    }
+    cv_.wait(lock, [&] { return done_.contains(ticket) || !InFlight(ticket); });
+    auto it = done_.find(ticket);
+    if (it == done_.end()) return Status::InvalidArgument("io ticket " + std::to_string(ticket) + " waited for twice");
+    Status s = std::move(it->second);
+    done_.erase(it);
+    return s;
+  }
+  Status Run(std::span<IoOp> ops) override { return fs_->Submit(ops); }
+  bool Overlaps() const override { return true; }
+
+ private:
+  // Started and not yet run to completion (groups run in ticket order). REQUIRES: mu_ held.
+  bool InFlight(uint64_t ticket) const {
+    return ticket == running_ || (!pending_.empty() && ticket >= pending_.front().first);
+  }
+
+  void Loop() {
+    std::unique_lock lock(mu_);
+    while (true) {
+      cv_.wait(lock, [this] { return stop_ || !pending_.empty(); });
+      if (pending_.empty()) return;  // stop_, and nothing left to run
+      auto [ticket, ops] = pending_.front();
+      pending_.pop_front();
+      running_ = ticket;
+      lock.unlock();
+      Status s = fs_->Submit(ops);
+      lock.lock();
+      running_ = 0;
+      done_.emplace(ticket, std::move(s));
+      cv_.notify_all();
+    }
+  }
+
+  FileSystem* const fs_;
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::deque<std::pair<uint64_t, std::span<IoOp>>> pending_;  // started, not yet run
+  std::map<uint64_t, Status> done_;                            // run, not yet waited for
+  uint64_t running_ = 0;                                       // 0: none
+  uint64_t next_ticket_ = 1;
+  bool stop_ = false;
+  std::thread thread_;  // last: starts after the fields it reads
+};
+
 }  // namespace
+
+std::unique_ptr<IoQueue> NewWorkerIoQueue(FileSystem* fs) { return std::make_unique<WorkerIoQueue>(fs); }
 
 Status IoQueue::Run(std::span<IoOp> ops) {
   WB_ASSIGN_OR_RETURN(const uint64_t ticket, Start(ops));

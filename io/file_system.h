@@ -157,6 +157,15 @@ class IoQueue {
   virtual bool Overlaps() const { return false; }
 };
 
+// A queue whose groups overlap over any backend: Start hands the group to a
+// worker thread of the queue's own, which runs groups one at a time through
+// fs->Submit in the order started; Overlaps() is true. It lets the log's
+// pipelined path (several groups in flight, completed in order) run over the
+// in-memory and fault-injecting backends, whose own queues run each group
+// inside Start. Run submits on the calling thread. Destroying it waits for
+// every group started. Thread-safety: as IoQueue (one thread calls it).
+std::unique_ptr<IoQueue> NewWorkerIoQueue(FileSystem* fs);
+
 // Exclusive lock on a directory, held until destroyed. A second holder (in
 // this or another process) gets Busy.
 class DirLock {

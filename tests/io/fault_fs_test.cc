@@ -128,6 +128,49 @@ TYPED_TEST(FaultFsTest, FailedSyncLeavesWritesUnsynced) {
   EXPECT_EQ(ReadPath(this->fs_, this->P("f")), "old");
 }
 
+// set_overlapping_queues: groups run off the caller's thread, in the order
+// started, each reported (injected errors included) by its own Wait.
+TYPED_TEST(FaultFsTest, OverlappingQueueRunsGroupsInOrderAndReportsEach) {
+  auto plain = this->fs_->NewQueue();
+  ASSERT_TRUE(plain.ok());
+  EXPECT_FALSE((*plain)->Overlaps());
+  this->fault().set_overlapping_queues(true);
+  auto f = this->fs_->Open(this->P("f"), {.create = true});
+  ASSERT_TRUE(f.ok());
+  ASSERT_TRUE(this->fs_->SyncDir(this->env_.root).ok());
+  const auto a = Bytes("aaaa"), b = Bytes("bbbb"), c = Bytes("cccc");
+  std::vector<IoOp> g1 = {IoOp::Write(f->get(), 0, a), IoOp::Sync(f->get())};
+  std::vector<IoOp> g2 = {IoOp::Write(f->get(), 4, b), IoOp::Sync(f->get())};
+  std::vector<IoOp> g3 = {IoOp::Write(f->get(), 8, c), IoOp::Sync(f->get())};
+  {
+    auto q = this->fs_->NewQueue();
+    ASSERT_TRUE(q.ok());
+    EXPECT_TRUE((*q)->Overlaps());
+    EXPECT_FALSE((*plain)->Overlaps());  // made before: keeps running groups inside Start
+    auto t1 = (*q)->Start(g1);
+    auto t2 = (*q)->Start(g2);
+    ASSERT_TRUE(t1.ok() && t2.ok());
+    EXPECT_TRUE((*q)->Wait(*t2).ok());  // any order
+    EXPECT_TRUE((*q)->Wait(*t1).ok());
+    EXPECT_EQ(ReadPath(this->fs_, this->P("f")), "aaaabbbb");
+    EXPECT_EQ((*q)->Wait(*t1).code(), StatusCode::kInvalidArgument);  // waited for twice
+    EXPECT_EQ((*q)->Wait(*t2 + 100).code(), StatusCode::kInvalidArgument);  // never started
+
+    this->fault().AddRule({.op = FaultOp::kSync});
+    auto t3 = (*q)->Start(g3);
+    ASSERT_TRUE(t3.ok());
+    EXPECT_EQ((*q)->Wait(*t3).code(), StatusCode::kIOError);
+    EXPECT_TRUE(g3[0].status.ok());
+    EXPECT_EQ(g3[1].status.code(), StatusCode::kIOError);
+    // A group never waited for still runs before the queue is gone.
+    g1 = {IoOp::Write(f->get(), 12, a), IoOp::Sync(f->get())};
+    ASSERT_TRUE((*q)->Start(g1).ok());
+  }
+  EXPECT_EQ(ReadPath(this->fs_, this->P("f")), "aaaabbbbccccaaaa");
+  ASSERT_TRUE(this->fault().Crash(CrashMode::kDropUnsynced, 1).ok());
+  EXPECT_EQ(ReadPath(this->fs_, this->P("f")), "aaaabbbbccccaaaa");  // the last group's sync covered c
+}
+
 TYPED_TEST(FaultFsTest, TornPrefixModeKeepsAPrefixTornAtAByte) {
   std::string full;
   for (int i = 0; i < 20; ++i) full += std::string(50, static_cast<char>('A' + i));

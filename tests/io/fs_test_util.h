@@ -91,6 +91,15 @@ struct FaultMemBackend {
     return SetUpFault(env);
   }
 };
+// fault(mem) whose queues overlap groups (FaultFileSystem::set_overlapping_queues).
+struct FaultMemOverlapBackend {
+  static Status SetUp(FsEnv* env) {
+    WB_RETURN_IF_ERROR(SetUpMem(env));
+    WB_RETURN_IF_ERROR(SetUpFault(env));
+    env->fault->set_overlapping_queues(true);
+    return Status::Ok();
+  }
+};
 struct FaultPosixBackend {
   static Status SetUp(FsEnv* env) {
     WB_RETURN_IF_ERROR(SetUpPosix(env));
@@ -107,6 +116,7 @@ struct BackendNames {
     if constexpr (std::is_same_v<T, UringBackend>) return "Uring";
     if constexpr (std::is_same_v<T, FaultMemBackend>) return "FaultOverMem";
     if constexpr (std::is_same_v<T, FaultPosixBackend>) return "FaultOverPosix";
+    if constexpr (std::is_same_v<T, FaultMemOverlapBackend>) return "FaultOverMemOverlapping";
     return "Unknown";
   }
 };
