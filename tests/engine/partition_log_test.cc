@@ -464,6 +464,70 @@ TEST_F(PartitionLogFaultTest, AnInlineGroupThatFailsLeavesNoTrace) {
             (std::vector<std::string>{"kept", "kept", "kept", "kept", "kept", "after"}));
 }
 
+// With a queue whose groups overlap (as io_uring's), a group whose sync fails
+// while later groups are written past it fails them too; every appender
+// gets OK or the error, the acknowledged records stay contiguous (no hole
+// where the failed groups were) and survive a crash, and appends resume.
+TEST_F(PartitionLogFaultTest, APipelinedGroupThatFailsFailsTheGroupsPastItAndResumes) {
+  const auto Body = [](int i) { return "m" + std::to_string(i) + std::string(100, 'x'); };
+  fault_->set_overlapping_queues(true);
+  LogOptions o = SmallLog();
+  o.max_inflight_groups = 3;
+  o.group_max_bytes = 4096;  // ~30 of these appends per group: many groups, several in flight
+  auto log = OpenLog(o);
+  io::FaultRule rule;
+  rule.op = io::FaultOp::kSync;
+  rule.path_filter = ".log";
+  rule.n = 3;  // the third group's sync
+  fault_->AddRule(rule);
+  constexpr int kAppends = 400;
+  struct Outcome {
+    bool done = false;
+    Status status;
+    uint64_t offset = 0;
+  };
+  std::vector<Outcome> out(kAppends);
+  std::mutex mu;
+  std::condition_variable cv;
+  int done = 0;
+  for (int i = 0; i < kAppends; ++i) {
+    Status s = log->AppendAsync({Msg(Body(i))}, [&, i](const Status& st, const AppendResult& r) {
+      std::lock_guard lock(mu);
+      out[i] = {true, st, r.base_offset};
+      ++done;
+      cv.notify_all();
+    });
+    ASSERT_TRUE(s.ok()) << s.ToString();
+  }
+  {
+    std::unique_lock lock(mu);
+    ASSERT_TRUE(cv.wait_for(lock, std::chrono::seconds(30), [&] { return done == kAppends; }));
+  }
+  std::vector<std::string> acked;
+  int failed = 0;
+  for (int i = 0; i < kAppends; ++i) {
+    if (out[i].status.ok()) {
+      EXPECT_EQ(out[i].offset, acked.size()) << "append " << i;  // contiguous, in order
+      acked.push_back(Body(i));
+    } else {
+      EXPECT_EQ(out[i].status.code(), StatusCode::kIOError) << out[i].status.ToString();
+      ++failed;
+    }
+  }
+  EXPECT_GT(failed, 0);
+  EXPECT_GT(log->metrics().groups.load(), 3u);  // it did resume
+  EXPECT_GE(log->metrics().write_errors.load(), 1u);
+  EXPECT_EQ(ReadAllBodies(log.get()), acked);
+  auto more = log->Append({Msg("after")});
+  ASSERT_TRUE(more.ok()) << more.status().ToString();
+  EXPECT_EQ(more->base_offset, acked.size());
+  acked.push_back("after");
+  log.reset();
+  ASSERT_TRUE(fault_->Crash(io::CrashMode::kKeepRandomPrefix, 11).ok());
+  auto again = OpenLog(o);
+  EXPECT_EQ(ReadAllBodies(again.get()), acked);
+}
+
 TEST_F(PartitionLogFaultTest, AWriteThatCouldNotBeErasedIsIndeterminateUntilTheNextGroupErasesIt) {
   LogOptions o = SmallLog();
   o.batch.compress = false;
