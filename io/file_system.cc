@@ -98,6 +98,26 @@ class WorkerIoQueue final : public IoQueue {
     done_.erase(it);
     return s;
   }
+  bool WaitOrWake(uint64_t ticket, Status* status) override {
+    {
+      std::unique_lock lock(mu_);
+      cv_.wait(lock, [&] { return woken_ || done_.contains(ticket) || !InFlight(ticket); });
+      if (woken_ && InFlight(ticket)) {
+        woken_ = false;
+        return false;
+      }
+      woken_ = false;
+    }
+    *status = Wait(ticket);
+    return true;
+  }
+  void Wake() override {
+    {
+      std::lock_guard lock(mu_);
+      woken_ = true;
+    }
+    cv_.notify_all();
+  }
   Status Run(std::span<IoOp> ops) override { return fs_->Submit(ops); }
   bool Overlaps() const override { return true; }
 
@@ -130,6 +150,7 @@ class WorkerIoQueue final : public IoQueue {
   std::deque<std::pair<uint64_t, std::span<IoOp>>> pending_;  // started, not yet run
   std::map<uint64_t, Status> done_;                            // run, not yet waited for
   uint64_t running_ = 0;                                       // 0: none
+  bool woken_ = false;                                         // Wake called since the last WaitOrWake
   uint64_t next_ticket_ = 1;
   bool stop_ = false;
   std::thread thread_;  // last: starts after the fields it reads
@@ -138,6 +159,11 @@ class WorkerIoQueue final : public IoQueue {
 }  // namespace
 
 std::unique_ptr<IoQueue> NewWorkerIoQueue(FileSystem* fs) { return std::make_unique<WorkerIoQueue>(fs); }
+
+bool IoQueue::WaitOrWake(uint64_t ticket, Status* status) {
+  *status = Wait(ticket);
+  return true;
+}
 
 Status IoQueue::Run(std::span<IoOp> ops) {
   WB_ASSIGN_OR_RETURN(const uint64_t ticket, Start(ops));

@@ -155,6 +155,15 @@ class IoQueue {
   // false for a queue that runs each group inside Start (the default, and
   // the POSIX backend's), where Run costs the same and completes at once.
   virtual bool Overlaps() const { return false; }
+  // Waits like Wait, but returns false early, with the group still in flight
+  // (wait for it again later), once Wake has been called since the last
+  // WaitOrWake returned; true once the group completed, with *status as Wait
+  // returns it. A caller can so sleep on its I/O and on other work (new
+  // requests) at once. The default cannot be woken: it is Wait.
+  virtual bool WaitOrWake(uint64_t ticket, Status* status);
+  // Ends the WaitOrWake in progress, or the next one, early. Any thread; the
+  // only IoQueue method that is thread-safe. The default does nothing.
+  virtual void Wake() {}
 };
 
 // A queue whose groups overlap over any backend: Start hands the group to a

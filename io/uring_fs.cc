@@ -54,6 +54,12 @@ class UringFileSystem::Queue final : public IoQueue {
     Publish();
     return status;
   }
+  bool WaitOrWake(uint64_t ticket, Status* status) override {
+    const bool done = ring_->WaitOrWake(ticket, status);
+    Publish();
+    return done;
+  }
+  void Wake() override { ring_->Wake(); }
   // Through the ring, a buffered write and its fdatasync are punted to an
   // io-wq worker (ext4 cannot do either without blocking) and the caller is
   // woken when they complete; as syscalls on this thread they cost two
@@ -160,6 +166,7 @@ Status UringFileSystem::Submit(std::span<IoOp> ops) {
 Result<std::unique_ptr<IoQueue>> UringFileSystem::NewQueue() {
   Result<std::unique_ptr<UringRing>> ring = NewRing();
   if (!ring.ok()) return ring.status().WithContext("io_uring queue");
+  WB_RETURN_IF_ERROR((*ring)->EnableWake());
   auto queue = std::make_unique<Queue>(this, std::move(*ring));
   {
     std::lock_guard lock(mu_);

@@ -1,5 +1,9 @@
 #include "io/uring_ring.h"
 
+#include <poll.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
+
 #include <algorithm>
 #include <cerrno>
 #include <chrono>
@@ -29,6 +33,8 @@ static_assert(kMaxSqeBytes % limits::kDirectIoAlignment == 0);
 constexpr unsigned kCqeBatch = 64;
 
 uint64_t UserData(uint64_t ticket, uint32_t index) { return ticket << kIndexBits | index; }
+// The wake poll's user_data: no group's (tickets stay far below 2^48).
+constexpr uint64_t kWakeUserData = ~uint64_t{0};
 
 std::string OpContext(const IoOp& op) {
   switch (op.kind) {
@@ -62,7 +68,60 @@ UringRing::~UringRing() {
   // Buffers named by in-flight SQEs belong to the caller: never tear the ring
   // down under them.
   WaitAll();
+  if (wake_armed_) {
+    Wake();
+    while (wake_armed_) ReapAtLeastOne();
+  }
+  if (wake_fd_ >= 0) ::close(wake_fd_);
   if (ring_ready_) io_uring_queue_exit(&ring_);
+}
+
+Status UringRing::EnableWake() {
+  if (wake_fd_ >= 0) return Status::Ok();
+  wake_fd_ = ::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+  if (wake_fd_ < 0) return ErrnoStatus(errno, "eventfd for the io_uring queue's wake-up");
+  return Status::Ok();
+}
+
+void UringRing::Wake() {
+  WB_ASSERT(wake_fd_ >= 0);
+  const uint64_t one = 1;
+  // EAGAIN only when the counter is saturated: a wake-up is pending anyway.
+  (void)!::write(wake_fd_, &one, sizeof(one));
+}
+
+void UringRing::ArmWake() {
+  if (wake_armed_ || in_flight_ >= options_.entries) return;
+  io_uring_sqe* sqe = io_uring_get_sqe(&ring_);
+  if (sqe == nullptr) return;  // the SQ is full of unsubmitted SQEs: wait without it this time
+  io_uring_prep_poll_add(sqe, wake_fd_, POLLIN);
+  io_uring_sqe_set_data64(sqe, kWakeUserData);
+  wake_armed_ = true;
+  ++in_flight_;
+}
+
+bool UringRing::WaitOrWake(uint64_t ticket, Status* status) {
+  WB_ASSERT(wake_fd_ >= 0);
+  auto it = groups_.find(ticket);
+  if (it == groups_.end()) {
+    *status = Wait(ticket);  // the unknown-ticket error
+    return true;
+  }
+  Group& group = *it->second;
+  for (;;) {
+    Pump();
+    if (group.chains_left == 0) break;
+    if (woken_) {
+      woken_ = false;
+      return false;
+    }
+    ArmWake();
+    ReapAtLeastOne();
+  }
+  woken_ = false;
+  *status = FirstError(group.ops);
+  groups_.erase(it);
+  return true;
 }
 
 void UringRing::WaitAll() {
@@ -242,6 +301,18 @@ void UringRing::ReapAtLeastOne() {
 }
 
 void UringRing::OnCompletion(uint64_t user_data, int res) {
+  if (user_data == kWakeUserData) {
+    WB_ASSERT(wake_armed_ && in_flight_ > 0);
+    wake_armed_ = false;
+    --in_flight_;
+    uint64_t count;
+    (void)!::read(wake_fd_, &count, sizeof(count));  // reset the counter (EAGAIN if a read raced: fine)
+    // An error (the poll could not be set up) counts as a wake-up: the
+    // caller looks for work and waits again; it never sleeps through one.
+    (void)res;
+    woken_ = true;
+    return;
+  }
   const uint64_t ticket = user_data >> kIndexBits;
   const auto index = static_cast<uint32_t>(user_data & ((uint64_t{1} << kIndexBits) - 1));
   auto it = groups_.find(ticket);

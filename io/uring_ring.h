@@ -75,6 +75,13 @@ class UringRing {
   // destructor's drain; an owner calls it first to count what it submits).
   void WaitAll();
 
+  // Makes Wake usable (an eventfd the ring polls while WaitOrWake runs).
+  Status EnableWake();
+  // IoQueue::WaitOrWake. REQUIRES: EnableWake succeeded.
+  bool WaitOrWake(uint64_t ticket, Status* status);
+  // IoQueue::Wake: any thread. REQUIRES: EnableWake succeeded.
+  void Wake();
+
   // Returns the counters gathered since the last call and resets them.
   UringMetrics TakeMetrics();
 
@@ -115,6 +122,8 @@ class UringRing {
   void SubmitPending();
   void ReapAtLeastOne();
   void OnCompletion(uint64_t user_data, int res);
+  // Puts a poll of wake_fd_ in the ring unless one is there (or no SQE is free).
+  void ArmWake();
   void ApplyResult(Chain& chain, IoOp& op, OpState& state, int res);
   void Finish(Chain& chain, IoOp& op, OpState& state, Status status);
   void EndOfRound(uint64_t ticket, Group& group, uint32_t chain_index);
@@ -127,6 +136,9 @@ class UringRing {
   std::unordered_map<uint64_t, std::unique_ptr<Group>> groups_;
   std::deque<ChainRef> ready_;  // chains waiting to be issued, FIFO across groups
   UringMetrics metrics_;
+  int wake_fd_ = -1;         // eventfd written by Wake; -1 until EnableWake
+  bool wake_armed_ = false;  // a poll of wake_fd_ is in the ring (counted in in_flight_)
+  bool woken_ = false;       // its poll completed since the last WaitOrWake returned
 };
 
 }  // namespace warbler::io

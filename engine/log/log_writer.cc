@@ -65,7 +65,7 @@ void PartitionLog::WriterLoop() {
     requests.clear();
     if (queue_->DrainTo(&requests, kMaxRequestsPerRound) == 0) {
       if (!inflight_.empty()) {
-        CompleteOldest();
+        CompleteOldestUnlessQueued(kOwnGroupRequests);
         continue;
       }
       if (queue_->closed()) break;
@@ -73,10 +73,10 @@ void PartitionLog::WriterLoop() {
       continue;
     }
     // A second group in flight pays only if it is worth a sync of its own:
-    // otherwise wait for the one in flight and take everyone who queued meanwhile.
-    while (!inflight_.empty() && requests.size() * 2 < inflight_.back()->requests.size() &&
-           requests.size() < kOwnGroupRequests) {
-      CompleteOldest();
+    // otherwise wait for the one in flight and take everyone who queued
+    // meanwhile — unless enough for a group of its own queue first.
+    while (!inflight_.empty() && requests.size() < GroupWorthASync()) {
+      CompleteOldestUnlessQueued(kOwnGroupRequests - requests.size());
       queue_->DrainTo(&requests, kMaxRequestsPerRound - requests.size());
     }
     if (options_.linger_us > 0 && requests.size() < options_.batch_max_records) {
@@ -284,8 +284,8 @@ Status PartitionLog::StartGroup(Group* g, bool sync) {
   // inline and acknowledge it at once, not after the next group's I/O.
   if (lone || !ioq_->Overlaps()) {
     // Its failure is reported as the ring's would be, by CompleteOldest.
-    g->ran_inline = true;
-    g->inline_status = ioq_->Run(g->ops);
+    g->ran_inline = g->io_done = true;
+    g->io_status = ioq_->Run(g->ops);
     metrics_.inline_groups.fetch_add(1);
   } else {
     WB_ASSIGN_OR_RETURN(g->ticket, ioq_->Start(g->ops));
@@ -297,7 +297,7 @@ Status PartitionLog::StartGroup(Group* g, bool sync) {
 }
 
 Status PartitionLog::WaitIo(Group* g) {
-  if (g->ran_inline) return std::move(g->inline_status);
+  if (g->io_done) return std::move(g->io_status);
   return ioq_->Wait(g->ticket);
 }
 
@@ -346,6 +346,29 @@ void PartitionLog::CompleteOldest() {
   for (size_t k = 0; k < g->requests.size(); ++k) g->requests[k].done(Status::Ok(), g->results[k]);
   done->requests.clear();
   if (done->requests.capacity() > spare_requests_.capacity()) spare_requests_.swap(done->requests);
+}
+
+size_t PartitionLog::GroupWorthASync() const {
+  if (inflight_.empty()) return 1;
+  return std::clamp<size_t>((inflight_.back()->requests.size() + 1) / 2, 1, kOwnGroupRequests);
+}
+
+void PartitionLog::CompleteOldestUnlessQueued(size_t enough) {
+  Group* g = inflight_.front().get();
+  if (!g->io_done && ioq_->Overlaps()) {
+    if (!queue_->ArmWake(ioq_.get(), enough)) {
+      if (queue_->size() >= enough) return;  // go take them
+      // Closed: wait as CompleteOldest does.
+    } else {
+      Status s;
+      const bool done = ioq_->WaitOrWake(g->ticket, &s);
+      queue_->DisarmWake();
+      if (!done) return;  // enough appends arrived first; g is still in flight
+      g->io_done = true;
+      g->io_status = std::move(s);
+    }
+  }
+  CompleteOldest();
 }
 
 void PartitionLog::CompleteAll() {

@@ -188,6 +188,13 @@ class PartitionLog {
   // The status of g's write and sync, waiting for them unless g ran inline. Once per group.
   Status WaitIo(Group* g);
   void CompleteOldest();
+  // As CompleteOldest, but returns at once, leaving the group in flight,
+  // when `enough` appends are queued, or once they are (the writer then
+  // drains them: a group of its own, written while the older one syncs).
+  void CompleteOldestUnlessQueued(size_t enough);
+  // Queued appends that make a group worth a sync of its own beside the
+  // newest group in flight: half its requests, at most kOwnGroupRequests.
+  size_t GroupWorthASync() const;
   void CompleteAll();
   void FailPipeline(const Status& first_error);
   Status MaybeRoll(uint64_t incoming_bytes);

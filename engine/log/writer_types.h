@@ -35,6 +35,7 @@ class PartitionLog::AppendQueue {
 
   // Enqueues `item`; ResourceExhausted (full) / Unavailable (closed) leave it untouched.
   Status Push(Request& item) {
+    io::IoQueue* wake = nullptr;
     {
       std::lock_guard lock(mu_);
       if (closed_) return Status::Unavailable("queue closed");
@@ -42,8 +43,10 @@ class PartitionLog::AppendQueue {
         return Status::ResourceExhausted("queue full (capacity " + std::to_string(capacity_) + ")");
       }
       items_.push_back(std::move(item));
+      if (waker_ != nullptr && items_.size() >= wake_at_) std::swap(wake, waker_);
     }
     cv_.notify_one();
+    if (wake != nullptr) wake->Wake();
     return Status::Ok();
   }
 
@@ -68,6 +71,22 @@ class PartitionLog::AppendQueue {
     cv_.wait_for(lock, timeout, [&] { return closed_ || !items_.empty(); });
   }
 
+  // Until DisarmWake, the push that makes `n` (≥ 1) items pending calls
+  // q->Wake() (once), so the writer can sleep in q->WaitOrWake on its I/O
+  // and on arrivals at once. False (nothing armed) if `n` are pending
+  // already or the queue is closed.
+  bool ArmWake(io::IoQueue* q, size_t n) {
+    std::lock_guard lock(mu_);
+    if (closed_ || items_.size() >= n) return false;
+    waker_ = q;
+    wake_at_ = n;
+    return true;
+  }
+  void DisarmWake() {
+    std::lock_guard lock(mu_);
+    waker_ = nullptr;
+  }
+
   // Later pushes fail with Unavailable; pending items can still be drained.
   void Close() {
     {
@@ -90,6 +109,8 @@ class PartitionLog::AppendQueue {
   mutable std::mutex mu_;
   std::condition_variable cv_;
   std::vector<Request> items_;
+  io::IoQueue* waker_ = nullptr;  // ArmWake's queue, until the push that wakes it or DisarmWake
+  size_t wake_at_ = 1;
   bool closed_ = false;
 };
 
@@ -113,7 +134,8 @@ struct PartitionLog::Group {
   std::vector<io::IoOp> ops;
   uint64_t ticket = 0;         // of ioq_, unless ran_inline
   bool ran_inline = false;     // written (and synced) by IoQueue::Run: see StartGroup
-  Status inline_status;
+  bool io_done = false;        // its write and sync completed (inline, or reaped by WaitOrWake)
+  Status io_status;            // their status, once io_done
   uint64_t start_ns = 0;  // when its write was submitted
 };
 

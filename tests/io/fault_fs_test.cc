@@ -3,6 +3,8 @@
 
 #include <atomic>
 #include <chrono>
+#include <condition_variable>
+#include <mutex>
 #include <set>
 #include <thread>
 
@@ -169,6 +171,69 @@ TYPED_TEST(FaultFsTest, OverlappingQueueRunsGroupsInOrderAndReportsEach) {
   EXPECT_EQ(ReadPath(this->fs_, this->P("f")), "aaaabbbbccccaaaa");
   ASSERT_TRUE(this->fault().Crash(CrashMode::kDropUnsynced, 1).ok());
   EXPECT_EQ(ReadPath(this->fs_, this->P("f")), "aaaabbbbccccaaaa");  // the last group's sync covered c
+}
+
+// A file system whose Submit blocks until the test opens the gate (and
+// does nothing else): a group on NewWorkerIoQueue over it stays in flight.
+class GateFs final : public FileSystem {
+ public:
+  void Release() {
+    {
+      std::lock_guard lock(mu_);
+      open_ = true;
+    }
+    cv_.notify_all();
+  }
+  std::string_view name() const override { return "gate"; }
+  Result<std::unique_ptr<File>> Open(const std::string&, const OpenOptions&) override { return Unsupported(); }
+  Status Submit(std::span<IoOp>) override {
+    std::unique_lock lock(mu_);
+    cv_.wait(lock, [this] { return open_; });
+    return Status::Ok();
+  }
+  Status CreateDirs(const std::string&) override { return Unsupported(); }
+  Status SyncDir(const std::string&) override { return Unsupported(); }
+  Status Rename(const std::string&, const std::string&) override { return Unsupported(); }
+  Status Remove(const std::string&) override { return Unsupported(); }
+  Status RemoveDir(const std::string&) override { return Unsupported(); }
+  Result<std::vector<std::string>> List(const std::string&) override { return Unsupported(); }
+  Result<bool> Exists(const std::string&) override { return Unsupported(); }
+  Result<std::unique_ptr<DirLock>> LockDir(const std::string&) override { return Unsupported(); }
+
+ private:
+  static Status Unsupported() { return Status::NotSupported("gate file system"); }
+  std::mutex mu_;
+  std::condition_variable cv_;
+  bool open_ = false;
+};
+
+// The worker queue's WaitOrWake (the overlapping queue of the fault backend):
+// a group still in flight is left so by a Wake from another thread, or by
+// one made before the wait (kept, once); true with its status once it ran.
+TEST(WorkerIoQueueTest, WaitOrWakeEndsEarlyOnWakeAndCompletesLater) {
+  GateFs gate;
+  auto q = NewWorkerIoQueue(&gate);
+  EXPECT_TRUE(q->Overlaps());
+  IoOp op = IoOp::Sync(nullptr);
+  auto ticket = q->Start({&op, 1});
+  ASSERT_TRUE(ticket.ok());
+  Status status;
+  std::thread waker([&] {
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    q->Wake();
+  });
+  EXPECT_FALSE(q->WaitOrWake(*ticket, &status));
+  waker.join();
+  q->Wake();
+  q->Wake();
+  EXPECT_FALSE(q->WaitOrWake(*ticket, &status));
+  std::thread opener([&] {
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    gate.Release();
+  });
+  EXPECT_TRUE(q->WaitOrWake(*ticket, &status));  // the second Wake counted once
+  opener.join();
+  EXPECT_TRUE(status.ok()) << status.ToString();
 }
 
 TYPED_TEST(FaultFsTest, TornPrefixModeKeepsAPrefixTornAtAByte) {

@@ -128,6 +128,43 @@ TEST_F(UringQueueTest, RunCompletesBesideAGroupInFlight) {
   EXPECT_EQ(std::string_view(first.got, 5), "hello");
 }
 
+// WaitOrWake returns false, the group still in flight, when Wake is called
+// from another thread during the wait, or was called before it (the wake-up
+// is kept, once); true with the group's status once it completes.
+TEST_F(UringQueueTest, WaitOrWakeEndsEarlyOnWakeAndCompletesLater) {
+  FifoRead first;
+  ASSERT_NO_FATAL_FAILURE(StartFifoRead("fifo", 5, &first));
+  Status status;
+  std::thread waker([&] {
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    queue_->Wake();
+  });
+  EXPECT_FALSE(queue_->WaitOrWake(first.ticket, &status));
+  waker.join();
+  EXPECT_EQ(first.read.transferred, 0u);  // still in flight
+
+  queue_->Wake();  // nobody waits: kept for the next WaitOrWake
+  queue_->Wake();  // and counted once
+  EXPECT_FALSE(queue_->WaitOrWake(first.ticket, &status));
+
+  FeedFifo(dir_.File("fifo"), "hello");
+  ASSERT_TRUE(queue_->WaitOrWake(first.ticket, &status));
+  ASSERT_TRUE(status.ok()) << status.ToString();
+  EXPECT_EQ(std::string_view(first.got, 5), "hello");
+
+  // A plain Wait is not ended by a wake-up; the wake-up is still kept.
+  FifoRead second;
+  ASSERT_NO_FATAL_FAILURE(StartFifoRead("fifo2", 5, &second));
+  queue_->Wake();
+  std::thread feeder([&] {
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    FeedFifo(dir_.File("fifo2"), "again");
+  });
+  ASSERT_TRUE(queue_->Wait(second.ticket).ok()) << second.read.status.ToString();
+  feeder.join();
+  EXPECT_EQ(std::string_view(second.got, 5), "again");
+}
+
 // Eight groups (16 writes + sync each) in flight at once, waited for in
 // reverse order of starting.
 TEST_F(UringQueueTest, SeveralGroupsInFlightWaitedInReverse) {
