@@ -17,7 +17,9 @@
 // Threads: one writer thread per partition drains a bounded queue of append
 // requests, builds one group (one or more batches) per round, writes it and a
 // linked fdatasync in one io submission, and pipelines up to
-// max_inflight_groups groups. While it serves about one appender at a time,
+// max_inflight_groups groups. Waiting for a group's sync, it is woken early
+// when a group's worth of appends arrives (IoQueue::WaitOrWake), which it
+// writes beside the one in flight. While it serves about one appender at a time,
 // a lone request with nothing in flight and nobody queued is written and
 // synced by the writer itself (IoQueue::Run: plain syscalls, two thread
 // hand-offs fewer than the ring); with a backend whose queue cannot overlap
