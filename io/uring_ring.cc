@@ -91,7 +91,7 @@ void UringRing::Wake() {
 }
 
 void UringRing::ArmWake() {
-  if (wake_armed_ || in_flight_ >= options_.entries) return;
+  if (wake_armed_ || wake_broken_ || in_flight_ >= options_.entries) return;
   io_uring_sqe* sqe = io_uring_get_sqe(&ring_);
   if (sqe == nullptr) return;  // the SQ is full of unsubmitted SQEs: wait without it this time
   io_uring_prep_poll_add(sqe, wake_fd_, POLLIN);
@@ -307,9 +307,10 @@ void UringRing::OnCompletion(uint64_t user_data, int res) {
     --in_flight_;
     uint64_t count;
     (void)!::read(wake_fd_, &count, sizeof(count));  // reset the counter (EAGAIN if a read raced: fine)
-    // An error (the poll could not be set up) counts as a wake-up: the
-    // caller looks for work and waits again; it never sleeps through one.
-    (void)res;
+    // An error (the poll could not be set up) counts as a wake-up — the
+    // caller looks for work and waits again, never sleeping through one —
+    // and turns the poll off, so the waits that follow are plain ones.
+    if (res < 0) wake_broken_ = true;
     woken_ = true;
     return;
   }

@@ -139,6 +139,7 @@ class UringRing {
   int wake_fd_ = -1;         // eventfd written by Wake; -1 until EnableWake
   bool wake_armed_ = false;  // a poll of wake_fd_ is in the ring (counted in in_flight_)
   bool woken_ = false;       // its poll completed since the last WaitOrWake returned
+  bool wake_broken_ = false;  // a poll failed: WaitOrWake no longer polls (waits as Wait)
 };
 
 }  // namespace warbler::io

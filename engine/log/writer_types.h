@@ -35,7 +35,6 @@ class PartitionLog::AppendQueue {
 
   // Enqueues `item`; ResourceExhausted (full) / Unavailable (closed) leave it untouched.
   Status Push(Request& item) {
-    io::IoQueue* wake = nullptr;
     {
       std::lock_guard lock(mu_);
       if (closed_) return Status::Unavailable("queue closed");
@@ -43,10 +42,14 @@ class PartitionLog::AppendQueue {
         return Status::ResourceExhausted("queue full (capacity " + std::to_string(capacity_) + ")");
       }
       items_.push_back(std::move(item));
-      if (waker_ != nullptr && items_.size() >= wake_at_) std::swap(wake, waker_);
+      if (waker_ != nullptr && items_.size() >= wake_at_) {
+        // Under the lock: the writer disarms (and may then close and free
+        // its queue) only after this returns.
+        waker_->Wake();
+        waker_ = nullptr;
+      }
     }
     cv_.notify_one();
-    if (wake != nullptr) wake->Wake();
     return Status::Ok();
   }
 
