@@ -85,6 +85,12 @@ struct LogOptions {
   uint32_t linger_us = 0;
   // Groups written but not yet acknowledged (pipelining depth). Default 2; 1 .. 16.
   size_t max_inflight_groups = 2;
+  // A group of at least this many record bytes, written while another is in
+  // flight, is encoded (compressed, encrypted) on the encoder thread while the
+  // writer completes the group in flight; a smaller one is encoded on the
+  // writer, where the thread hand-off would cost more than it overlaps.
+  // Default 64 KiB; 0 = every group that can overlap (tests).
+  size_t encode_offload_min_bytes = 64u << 10;
   BatchOptions batch;  // compression
   RecoveryMode recovery = RecoveryMode::kStrict;
   Clock* clock = nullptr;  // nullptr = Clock::Real()

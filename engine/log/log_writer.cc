@@ -20,10 +20,6 @@ constexpr uint64_t kIdleWaitMs = 50;
 // Requests that are always worth a group (and a sync) of their own, even
 // when a much larger group is in flight (many appends in flight).
 constexpr size_t kOwnGroupRequests = 256;
-// Groups of at least this many record bytes (EstimateBytes) are encoded on
-// the encoder thread while the writer completes the group in flight; below
-// it the hand-off costs more than it overlaps.
-constexpr size_t kOffloadMinBytes = 64u << 10;
 // While the log serves about one appender at a time (a moving average of
 // requests per group below this), a lone request with no other group in
 // flight and nobody queued behind it has nothing to overlap its write and
@@ -261,7 +257,7 @@ Status PartitionLog::Encode(Group* g, size_t bytes) {
   if (g->batch_ends.empty()) return Status::Ok();
   // Only worth a thread hand-off when there is a completion to overlap it with.
   const bool overlap = !inflight_.empty() && inflight_.size() + 1 >= options_.max_inflight_groups;
-  if (!overlap || bytes < kOffloadMinBytes) return EncodeGroup(g, &builder_);
+  if (!overlap || bytes < options_.encode_offload_min_bytes) return EncodeGroup(g, &builder_);
   if (encoder_ == nullptr) encoder_ = std::make_unique<Encoder>();
   encoder_->Start([this, g] { return EncodeGroup(g, &encoder_builder_); });
   while (!inflight_.empty() && inflight_.size() + 1 >= options_.max_inflight_groups) CompleteOldest();

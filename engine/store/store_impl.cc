@@ -78,6 +78,7 @@ class StoreImpl final : public Store {
                                                                                : engine::RecoveryMode::kStrict;
     lo.log.linger_us = internals.linger_us;
     lo.log.max_inflight_groups = internals.max_inflight_groups;
+    lo.log.encode_offload_min_bytes = internals.encode_offload_min_bytes;
     lo.log.clock = internals.clock;
     // The partition count of an existing store wins; states are made lazily per partition.
     lo.hook_for = [this, dir, internals](uint32_t p) {

@@ -21,6 +21,7 @@ struct StoreInternals {
   // Overrides of log tuning not exposed in StoreOptions (tests, benchmarks).
   uint32_t linger_us = 0;
   size_t max_inflight_groups = 2;
+  size_t encode_offload_min_bytes = 64u << 10;  // LogOptions::encode_offload_min_bytes
   // Tail index budget per partition, bytes, in place of the share of
   // StoreOptions::tail_index_bytes (and its floor); 0 = that share.
   size_t tail_index_bytes_per_partition = 0;

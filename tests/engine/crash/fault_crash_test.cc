@@ -116,8 +116,13 @@ void RunSeed(uint64_t seed) {
   // Half the seeds pipeline as on io_uring (groups overlap: writes past a
   // group still in flight, encoding beside it), half run each group inline
   // as on POSIX. Drawn apart from `rng`, so the other choices stay as they were.
-  fault->set_overlapping_queues(Rng(seed ^ 0x6f7665726c6170).OneIn(2));
-  const LogOptions options = SeededOptions(rng);
+  Rng pipelining(seed ^ 0x6f7665726c6170);
+  fault->set_overlapping_queues(pipelining.OneIn(2));
+  // ... and one in three encodes every group that overlaps on the encoder
+  // thread (not only groups of 64 KiB and more), beside the completions.
+  const bool offload_all = pipelining.OneIn(3);
+  LogOptions options = SeededOptions(rng);
+  if (offload_all) options.encode_offload_min_bytes = 0;
   Acked acked;
   const int cycles = 1 + static_cast<int>(rng.Uniform(3));
   for (int cycle = 0; cycle < cycles; ++cycle) {

@@ -198,7 +198,11 @@ void StoreModel::Setup() {
   fault_ = std::make_unique<io::FaultFileSystem>(mem_.get(), seed_);
   // Half the seeds pipeline as on io_uring, half run each group inline as on
   // POSIX (drawn apart from rng_, so the other choices stay as they were).
-  fault_->set_overlapping_queues(Rng(seed_ ^ 0x6f7665726c6170).OneIn(2));
+  Rng pipelining(seed_ ^ 0x6f7665726c6170);
+  fault_->set_overlapping_queues(pipelining.OneIn(2));
+  // ... and one in three encodes every group that overlaps on the encoder
+  // thread (not only groups of 64 KiB and more), beside the completions.
+  if (pipelining.OneIn(3)) internals_.encode_offload_min_bytes = 0;
   options_.partitions = static_cast<uint32_t>(rng_.Range(1, 4));
   options_.segment_bytes = 1u << 20;
   // One seed in four writes enough to roll segments (slower); the rest stay small.
