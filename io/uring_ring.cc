@@ -102,23 +102,30 @@ void UringRing::ArmWake() {
 
 bool UringRing::WaitOrWake(uint64_t ticket, Status* status) {
   WB_ASSERT(wake_fd_ >= 0);
+  return Reap(ticket, /*wakeable=*/true, status);
+}
+
+bool UringRing::Reap(uint64_t ticket, bool wakeable, Status* status) {
   auto it = groups_.find(ticket);
   if (it == groups_.end()) {
-    *status = Wait(ticket);  // the unknown-ticket error
+    *status = Status::InvalidArgument("unknown io ticket " + std::to_string(ticket) +
+                                      " (never started, or already waited for)");
     return true;
   }
   Group& group = *it->second;
   for (;;) {
-    Pump();
+    Pump();  // may finish chains whose remaining ops need no SQE
     if (group.chains_left == 0) break;
-    if (woken_) {
-      woken_ = false;
-      return false;
+    if (wakeable) {
+      if (woken_) {
+        woken_ = false;
+        return false;
+      }
+      ArmWake();
     }
-    ArmWake();
     ReapAtLeastOne();
   }
-  woken_ = false;
+  if (wakeable) woken_ = false;
   *status = FirstError(group.ops);
   groups_.erase(it);
   return true;
@@ -157,19 +164,8 @@ Result<uint64_t> UringRing::Start(std::span<IoOp> ops, const FileSystem* fs) {
 }
 
 Status UringRing::Wait(uint64_t ticket) {
-  auto it = groups_.find(ticket);
-  if (it == groups_.end()) {
-    return Status::InvalidArgument("unknown io ticket " + std::to_string(ticket) +
-                                   " (never started, or already waited for)");
-  }
-  Group& group = *it->second;
-  for (;;) {
-    Pump();  // may finish chains whose remaining ops need no SQE
-    if (group.chains_left == 0) break;
-    ReapAtLeastOne();
-  }
-  Status status = FirstError(group.ops);
-  groups_.erase(it);
+  Status status;
+  (void)Reap(ticket, /*wakeable=*/false, &status);
   return status;
 }
 

@@ -124,6 +124,9 @@ class UringRing {
   void OnCompletion(uint64_t user_data, int res);
   // Puts a poll of wake_fd_ in the ring unless one is there (or no SQE is free).
   void ArmWake();
+  // Wait and WaitOrWake: reaps until `ticket`'s group is done (true, *status
+  // set) or, if `wakeable`, a wake-up came first (false).
+  bool Reap(uint64_t ticket, bool wakeable, Status* status);
   void ApplyResult(Chain& chain, IoOp& op, OpState& state, int res);
   void Finish(Chain& chain, IoOp& op, OpState& state, Status status);
   void EndOfRound(uint64_t ticket, Group& group, uint32_t chain_index);

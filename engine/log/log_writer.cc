@@ -351,7 +351,7 @@ size_t PartitionLog::GroupWorthASync() const {
 
 void PartitionLog::CompleteOldestUnlessQueued(size_t enough) {
   Group* g = inflight_.front().get();
-  if (!g->io_done && ioq_->Overlaps()) {
+  if (!g->io_done) {  // (a queue without overlap runs every group inline: io_done)
     if (!queue_->ArmWake(ioq_.get(), enough)) {
       if (queue_->size() >= enough) return;  // go take them
       // Closed: wait as CompleteOldest does.
