@@ -609,18 +609,30 @@ TEST_F(StoreTest, MetricsNameTheBackendAndCountDictionaries) {
   EXPECT_EQ(after.find("\nwarbler_dictionaries_memory_bytes 0\n"), std::string::npos) << after;
 }
 
+// A store on one io backend in a fresh temporary directory, for the
+// backend metrics tests; closes the store and removes the directory.
+class StoreBackendMetricsTest : public ::testing::Test {
+ protected:
+  Result<std::unique_ptr<Store>> OpenOn(IoBackend io, uint32_t partitions) {
+    testing::UseTestKek();
+    dir_ = testing::MakeTempDir("warbler-store-backend-metrics");
+    StoreOptions o;
+    o.partitions = partitions;
+    o.segment_bytes = 1u << 20;
+    o.io = io;
+    return Store::Open(o, dir_);
+  }
+  void TearDown() override {
+    if (!dir_.empty()) std::filesystem::remove_all(dir_);
+  }
+  std::string dir_;
+};
+
 // With the io_uring backend the warbler_uring_* counters are exported and
 // count the partition logs' rings (queues from NewQueue) too.
-TEST(StoreBackendMetricsTest, UringBackendExportsItsCounters) {
-  testing::UseTestKek();
-  const std::string dir = testing::MakeTempDir("warbler-store-uring-metrics");
-  StoreOptions o;
-  o.partitions = 2;
-  o.segment_bytes = 1u << 20;
-  o.io = IoBackend::kUring;
-  auto store = Store::Open(o, dir);
+TEST_F(StoreBackendMetricsTest, UringBackendExportsItsCounters) {
+  auto store = OpenOn(IoBackend::kUring, 2);
   if (!store.ok() && store.status().code() == StatusCode::kUnavailable) {
-    std::filesystem::remove_all(dir);
     GTEST_SKIP() << "io_uring unavailable here: " << store.status().ToString();
   }
   ASSERT_TRUE(store.ok()) << store.status().ToString();
@@ -640,26 +652,16 @@ TEST(StoreBackendMetricsTest, UringBackendExportsItsCounters) {
         << text;
   }
   ASSERT_TRUE((*store)->Close().ok());
-  store->reset();
-  std::filesystem::remove_all(dir);
 }
 
 // The POSIX backend names itself and exports no io_uring counters.
-TEST(StoreBackendMetricsTest, PosixBackendHasNoUringCounters) {
-  testing::UseTestKek();
-  const std::string dir = testing::MakeTempDir("warbler-store-posix-metrics");
-  StoreOptions o;
-  o.partitions = 1;
-  o.segment_bytes = 1u << 20;
-  o.io = IoBackend::kPosix;
-  auto store = Store::Open(o, dir);
+TEST_F(StoreBackendMetricsTest, PosixBackendHasNoUringCounters) {
+  auto store = OpenOn(IoBackend::kPosix, 1);
   ASSERT_TRUE(store.ok()) << store.status().ToString();
   const std::string text = (*store)->PrometheusMetrics();
   EXPECT_NE(text.find("warbler_io_backend_info{backend=\"posix\"} 1\n"), std::string::npos) << text;
   EXPECT_EQ(text.find("warbler_uring_"), std::string::npos) << text;
   ASSERT_TRUE((*store)->Close().ok());
-  store->reset();
-  std::filesystem::remove_all(dir);
 }
 
 }  // namespace
